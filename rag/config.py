@@ -1,0 +1,239 @@
+"""One typed config, loaded from configs/*.yaml.
+
+Steps: read YAML -> apply RAG_<SECTION>__<KEY> environment overrides ->
+check every key and type against the dataclasses below -> resolve relative
+paths against the project root. Unknown keys are errors, never ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from rag.errors import ConfigError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PACKAGE_ROOT / "configs" / "default.yaml"
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    model: str = "intfloat/multilingual-e5-small"
+    cache_dir: str = "models"
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    batch_size: int = 32
+    max_seq_length: int = 512
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    chunk_chars: int = 200
+    overlap_sentences: int = 1
+    max_sentence_chars: int = 200
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    root: str = "index"
+    name: str = "default"
+    corpus: str = "data/corpus"
+    dense: Literal["flat", "ivf", "hnsw"] = "flat"
+    ivf_nlist: int = 256
+    hnsw_m: int = 32
+    lexical_tokenizer: Literal["jieba", "bigram"] = "jieba"
+    max_file_bytes: int = 5_000_000
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root) / self.name
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    top_k: int = 5
+    dense_k: int = 30
+    lexical_k: int = 30
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    reranker: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    max_sentences: int = 3
+    max_question_chars: int = 500
+    sentence_weight_dense: float = 0.7
+    sentence_weight_lexical: float = 0.3
+    refuse_below: float = 0.55
+    keep_ratio: float = 0.9
+    refusal_text: str = "文中没有提到相关内容。"
+
+
+@dataclass(frozen=True)
+class UIConfig:
+    host: str = "127.0.0.1"
+    port: int = 7860
+    username: str | None = None
+    password: str | None = None
+    max_upload_bytes: int = 2_000_000
+
+
+@dataclass(frozen=True)
+class Config:
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+    ui: UIConfig = field(default_factory=UIConfig)
+    source: str = "<defaults>"
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, env: bool = True) -> Config:
+        """Load `path` (default: configs/default.yaml), then RAG_* overrides."""
+        path = Path(path) if path is not None else DEFAULT_CONFIG
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        if env:
+            _apply_env(raw, os.environ)
+        config = from_dict(raw, source=str(path))
+        return config.resolve_paths(_project_root(path))
+
+    def resolve_paths(self, root: Path) -> Config:
+        """Make relative paths absolute against `root`; a model id stays an id."""
+
+        def absolute(value: str) -> str:
+            p = Path(value).expanduser()
+            return str(p if p.is_absolute() else (root / p).resolve())
+
+        model = self.embedding.model
+        if model.startswith((".", "/", "~")):
+            model = absolute(model)
+        return dataclasses.replace(
+            self,
+            embedding=dataclasses.replace(
+                self.embedding, model=model, cache_dir=absolute(self.embedding.cache_dir)
+            ),
+            index=dataclasses.replace(
+                self.index, root=absolute(self.index.root), corpus=absolute(self.index.corpus)
+            ),
+        )
+
+    def replace(self, **sections: dict[str, Any]) -> Config:
+        """A copy with some keys changed: cfg.replace(retrieval={"top_k": 8})."""
+        updated = {}
+        for name, changes in sections.items():
+            current = getattr(self, name, None)
+            if not dataclasses.is_dataclass(current):
+                raise ConfigError(f"unknown config section {name!r}; valid: {_section_names()}")
+            _check_keys(type(current), changes, f"section {name!r}", self.source)
+            updated[name] = dataclasses.replace(current, **changes)
+        return dataclasses.replace(self, **updated)
+
+
+def _project_root(config_path: Path) -> Path:
+    folder = config_path.resolve().parent
+    return folder.parent if folder.name == "configs" else folder
+
+
+def _section_names() -> list[str]:
+    return [f.name for f in fields(Config) if f.name != "source"]
+
+
+def _check_keys(cls: type, data: dict[str, Any], where: str, source: str) -> None:
+    valid = [f.name for f in fields(cls)]
+    for key in data:
+        if key not in valid:
+            raise ConfigError(
+                f"{source}: unknown key {key!r} in {where}; valid keys: {', '.join(valid)}"
+            )
+
+
+def from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
+    """Build a Config from plain data, checking every key and type."""
+    sections: dict[str, Any] = {}
+    hints = typing.get_type_hints(Config)
+    for name, body in raw.items():
+        if name not in _section_names():
+            raise ConfigError(
+                f"{source}: unknown section {name!r}; valid sections: {', '.join(_section_names())}"
+            )
+        body = body or {}
+        if not isinstance(body, dict):
+            raise ConfigError(f"{source}: section {name!r} must be a mapping, got {body!r}")
+        cls = hints[name]
+        _check_keys(cls, body, f"section {name!r}", source)
+        field_types = typing.get_type_hints(cls)
+        values = {
+            key: _coerce(value, field_types[key], f"{name}.{key}", source)
+            for key, value in body.items()
+        }
+        sections[name] = cls(**values)
+    return Config(**sections, source=source)
+
+
+def _coerce(value: Any, annotation: Any, key: str, source: str) -> Any:
+    """Check `value` against a field's type; accept ints for floats."""
+    if isinstance(value, _EnvText):
+        # An environment override: text for str fields, a YAML scalar otherwise.
+        wants_text = annotation is str or str in typing.get_args(annotation)
+        value = str(value) if wants_text and value.lower() not in ("null", "~") else (
+            yaml.safe_load(value) if value else None
+        )
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        choices = typing.get_args(annotation)
+        if value not in choices:
+            raise ConfigError(
+                f"{source}: {key} = {value!r} is not valid; valid values: {', '.join(choices)}"
+            )
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if value is None and type(None) in args:
+            return None
+        annotation = next(a for a in args if a is not type(None))
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation is int and isinstance(value, bool) or not isinstance(value, annotation):
+        raise ConfigError(
+            f"{source}: {key} must be {annotation.__name__}, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def _apply_env(raw: dict[str, Any], environ: typing.Mapping[str, str]) -> None:
+    """RAG_SECTION__KEY=value overrides; typed later against the field."""
+    for name, text in environ.items():
+        if not name.startswith("RAG_") or "__" not in name:
+            continue
+        section, _, key = name[4:].lower().partition("__")
+        if section not in _section_names():
+            raise ConfigError(
+                f"environment variable {name}: unknown section {section!r}; "
+                f"valid sections: {', '.join(_section_names())}"
+            )
+        raw.setdefault(section, {})
+        if raw[section] is None:
+            raw[section] = {}
+        raw[section][key] = _EnvText(text)
+
+
+class _EnvText(str):
+    """Marks a value that came from the environment, still unparsed."""

