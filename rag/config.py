@@ -70,11 +70,12 @@ class RetrievalConfig:
 
 @dataclass(frozen=True)
 class AnswerConfig:
+    candidate_passages: int = 8
     max_sentences: int = 3
     max_question_chars: int = 500
     sentence_weight_dense: float = 0.7
     sentence_weight_lexical: float = 0.3
-    refuse_below: float = 0.55
+    refuse_below: float = 0.775
     keep_ratio: float = 0.9
     refusal_text: str = "文中没有提到相关内容。"
 

@@ -1,0 +1,98 @@
+"""Extractive answers: the document's own sentences, each with a citation.
+
+1. Candidates are the sentences of the retrieved chunks.
+2. Each is scored by   w_dense * cos(question, sentence)   (vectors from index time)
+                     + w_lexical * IDF-weighted share of the question's content words
+                                   found in the sentence or the one before it,
+   and dropped when the question asks for a year, time, age or count it lacks.
+3. Below `refuse_below` the evidence is too weak: we refuse, with no citations.
+4. Otherwise the best sentence and up to max_sentences-1 others within
+   keep_ratio of it are returned in document order, each marked [n].
+Grounded by construction: every word of the answer is a cited source sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.config import AnswerConfig
+from rag.index.store import IndexData
+from rag.question import Query, content_terms, is_ordinal, type_mismatch
+from rag.types import Answer, Citation, Passage, Sentence
+
+
+
+@dataclass(frozen=True)
+class Scored:
+    row: int  # row in index.sentences
+    sentence: Sentence
+    chunk_id: str
+    score: float
+    dense: float
+    lexical: float
+
+
+class ExtractiveAnswerer:
+    def __init__(self, config: AnswerConfig) -> None:
+        if not 1 <= config.max_sentences <= 10:
+            raise ValueError(f"answer.max_sentences must be 1..10, got {config.max_sentences}")
+        if not 0 < config.keep_ratio <= 1:
+            raise ValueError(f"answer.keep_ratio must be in (0, 1], got {config.keep_ratio}")
+        self.config = config
+
+    def score(self, query: Query, query_vector: np.ndarray, passages: list[Passage],
+              index: IndexData, exclude: set[str] = frozenset()) -> list[Scored]:
+        """Every candidate sentence with its score, best first."""
+        c = self.config
+        terms = content_terms(query.text)
+        if query.is_followup:
+            terms += [t for t in content_terms(query.search_text) if t not in terms]
+        # an ordinal cue (七是 for 第七点) pins the answer down, so it weighs triple
+        weights = {t: index.lexical.idf(t) * (3.0 if is_ordinal(t) else 1.0) for t in terms}
+        total = sum(weights.values())
+        rows: dict[int, str] = {}
+        for p in passages:
+            for row in index.chunk_sentence_rows(p.chunk):
+                rows.setdefault(row, p.chunk.id)
+        if not rows:
+            return []
+        order = list(rows)
+        dense = index.sentence_vectors[order] @ query_vector.astype(np.float32)
+        scored = []
+        for row, d in zip(order, dense.tolist(), strict=True):
+            sentence = index.sentences[row]
+            if sentence.text in exclude or type_mismatch(query.text, sentence.text):
+                continue
+            window = sentence.text
+            if row > 0 and index.sentences[row - 1].doc_id == sentence.doc_id \
+                    and index.sentences[row - 1].paragraph == sentence.paragraph:
+                window = index.sentences[row - 1].text + window
+            found = sum(w for t, w in weights.items() if t in window.lower())
+            lexical = found / total if total else 0.0
+            s = c.sentence_weight_dense * d + c.sentence_weight_lexical * lexical
+            scored.append(Scored(row, sentence, rows[row], s, d, lexical))
+        scored.sort(key=lambda x: -x.score)
+        return scored
+
+    def answer(self, query: Query, query_vector: np.ndarray, passages: list[Passage],
+               index: IndexData, exclude: set[str] = frozenset()) -> Answer:
+        c = self.config
+        scored = self.score(query, query_vector, passages, index, exclude)
+        best = scored[0].score if scored else 0.0
+        if best < c.refuse_below:
+            return self.refusal(query.text, passages, best)
+        chosen = [s for s in scored if s.score >= best * c.keep_ratio][: c.max_sentences]
+        chosen.sort(key=lambda s: (s.sentence.doc_id != scored[0].sentence.doc_id, s.row))
+        citations, parts = [], []
+        for n, s in enumerate(chosen, start=1):
+            sent = s.sentence
+            citations.append(Citation(n, sent.doc_id, index.documents[sent.doc_id].source,
+                                      sent.start, sent.end, sent.text, sent.paragraph,
+                                      sent.number, s.chunk_id))
+            parts.append(f"{sent.text}[{n}]")
+        return Answer(query.text, "".join(parts), False, citations, passages, best)
+
+    def refusal(self, question: str, passages: list[Passage], best: float) -> Answer:
+        return Answer(question, self.config.refusal_text, True, [], passages, best)

@@ -1,0 +1,1 @@
+"""Building, storing and loading the hybrid (FAISS + BM25) index."""

@@ -1,0 +1,303 @@
+"""Incremental, resumable, atomic index builds.
+
+1. Load every file; a binary or undecodable one is skipped with a warning.
+2. Documents are keyed by content hash, so a duplicate is indexed once.
+3. A document already in the current index keeps its chunks and vectors; a new
+   or changed one is chunked and embedded; a missing one is dropped.
+4. Fresh vectors are also saved per document under <root>/.resume-<name>-<fp>/,
+   so a build that is killed picks up where it stopped.
+5. The new index is written to a new folder and swapped in atomically.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunking import Chunker
+from rag.config import Config
+from rag.documents import iter_files, load_document
+from rag.embed import TextEmbedder
+from rag.errors import DocumentError, EmptyCorpusError, RagError
+from rag.index.dense import build_faiss
+from rag.index.lexical import LexicalIndex, tokenize
+from rag.index.store import FORMAT, VERSION, IndexData, load_index, swap_in, write_index
+from rag.types import Chunk, Document, Sentence
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]  # (documents embedded so far, documents to embed)
+EMBED_GROUP = 256  # texts embedded per call, across small documents
+
+
+class BuildLockedError(RagError):
+    """Another build of the same index is running."""
+
+
+@dataclass
+class BuildReport:
+    documents: int = 0
+    chunks: int = 0
+    sentences: int = 0
+    added: list[str] = field(default_factory=list)  # sources embedded in this build
+    reused: list[str] = field(default_factory=list)  # sources taken from the old index
+    resumed: list[str] = field(default_factory=list)  # sources taken from an interrupted build
+    removed: list[str] = field(default_factory=list)  # sources no longer indexed
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (source, same as)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    embedded_texts: int = 0
+    embedded_tokens: int = 0
+    seconds: float = 0.0
+    path: str = ""
+
+
+@dataclass
+class _Prepared:
+    doc: Document
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+    chunk_vectors: np.ndarray | None = None
+    sentence_vectors: np.ndarray | None = None
+
+
+class IndexBuilder:
+    def __init__(self, config: Config, embedder: TextEmbedder, *, dim: int | None = None) -> None:
+        self.config = config
+        self.embedder = embedder
+        self.chunker = Chunker(config.chunking)
+        self.link = Path(config.index.root) / config.index.name
+        self._dim = dim
+
+    def expected_manifest(self, dim: int) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "embedding": {"model": self.embedder.model_id, "dim": dim},
+            "chunker": self.chunker.fingerprint(),
+            "lexical": {"tokenizer": self.config.index.lexical_tokenizer},
+            "dense": {"kind": self.config.index.dense},
+        }
+
+    # -- entry points -------------------------------------------------------
+    def build(self, paths: Sequence[Path], progress: Progress | None = None) -> BuildReport:
+        """Index exactly the documents under `paths`."""
+        report = BuildReport()
+        documents: list[Document] = []
+        for file in iter_files(Path(p) for p in paths):
+            try:
+                documents.append(load_document(file, source=_display(file),
+                                               max_bytes=self.config.index.max_file_bytes))
+            except (DocumentError, OSError) as exc:
+                log.warning("skipping %s: %s", file, exc)
+                report.skipped.append((_display(file), str(exc)))
+        return self.build_documents(documents, progress=progress, report=report)
+
+    def build_documents(self, documents: Sequence[Document], *, progress: Progress | None = None,
+                        report: BuildReport | None = None) -> BuildReport:
+        report = report or BuildReport()
+        started = time.perf_counter()
+        unique: dict[str, Document] = {}
+        for doc in documents:
+            if doc.id in unique:
+                report.duplicates.append((doc.source, unique[doc.id].source))
+            else:
+                unique[doc.id] = doc
+        if not unique:
+            raise EmptyCorpusError(
+                "no indexable text found"
+                + (f" (skipped: {', '.join(s for s, _ in report.skipped)})" if report.skipped else "")
+                + "; no index was written"
+            )
+        with self._lock():
+            data = self._assemble(list(unique.values()), report, progress)
+            self.link.parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(tempfile.mkdtemp(prefix=f".{self.link.name}.v{int(time.time())}-",
+                                           dir=self.link.parent))
+            try:
+                write_index(data, folder)
+                swap_in(folder, self.link)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            shutil.rmtree(self._resume_dir(data.manifest), ignore_errors=True)
+        report.documents, report.chunks, report.sentences = len(unique), len(data.chunks), len(data.sentences)
+        report.seconds = time.perf_counter() - started
+        report.path = str(self.link)
+        return report
+
+    # -- steps ----------------------------------------------------------------
+    def _previous(self, expected: dict) -> IndexData | None:
+        if not self.link.exists():
+            return None
+        try:
+            return load_index(self.link, expected)
+        except RagError as exc:  # incompatible or damaged: rebuild everything
+            log.warning("not reusing the existing index: %s", exc)
+            return None
+
+    def _assemble(self, docs: list[Document], report: BuildReport, progress: Progress | None) -> IndexData:
+        dim = self._dim or int(getattr(self.embedder, "dim"))
+        expected = self.expected_manifest(dim)
+        old = self._previous(expected)
+        resume = self._resume_dir(expected)
+        prepared: list[_Prepared] = []
+        todo: list[_Prepared] = []
+        for doc in docs:
+            if old is not None and doc.id in old.documents:
+                prepared.append(self._reuse(old, doc))
+                report.reused.append(doc.source)
+                continue
+            p = self._prepare(doc)
+            cached = resume / f"{doc.id}.npz"
+            if cached.is_file():
+                try:
+                    with np.load(cached) as z:
+                        p.chunk_vectors, p.sentence_vectors = z["chunk_vectors"], z["sentence_vectors"]
+                    report.resumed.append(doc.source)
+                except (OSError, ValueError, KeyError):
+                    cached.unlink(missing_ok=True)
+            prepared.append(p)
+            if p.chunk_vectors is None:
+                todo.append(p)
+        if old is not None:
+            kept = {d.id for d in docs}
+            report.removed = [d.source for d in old.documents.values() if d.id not in kept]
+        self._embed(todo, resume, report, progress)
+        return self._combine(prepared, expected)
+
+    def _prepare(self, doc: Document) -> _Prepared:
+        sentences = self.chunker.sentences(doc)
+        chunks = self.chunker.chunk(doc, sentences)
+        method = self.config.index.lexical_tokenizer
+        return _Prepared(doc, sentences, chunks, [tokenize(c.text, method) for c in chunks])
+
+    def _reuse(self, old: IndexData, doc: Document) -> _Prepared:
+        rows = [i for i, c in enumerate(old.chunks) if c.doc_id == doc.id]
+        base = old.sentence_offset[doc.id]
+        sentences = [s for s in old.sentences if s.doc_id == doc.id]
+        old_doc = old.documents[doc.id]
+        if old_doc.source != doc.source:  # same content under a new name
+            rename = {"source": doc.source}
+            chunks = [Chunk(**{**old.chunks[i].__dict__, **rename}) for i in rows]
+        else:
+            chunks = [old.chunks[i] for i in rows]
+        return _Prepared(
+            doc, sentences, chunks, [old.chunk_tokens[i] for i in rows],
+            old.chunk_vectors[rows], old.sentence_vectors[base : base + len(sentences)],
+        )
+
+    def _embed(self, todo: list[_Prepared], resume: Path, report: BuildReport,
+               progress: Progress | None) -> None:
+        if not todo:
+            return
+        resume.mkdir(parents=True, exist_ok=True)
+        bar = _bar(len(todo)) if progress is None else None
+        done = 0
+        for group in _groups(todo):
+            texts = [c.text for p in group for c in p.chunks] + [s.text for p in group for s in p.sentences]
+            vectors = self.embedder.embed(texts, "passage")
+            report.embedded_texts += len(texts)
+            if hasattr(self.embedder, "count_tokens"):
+                report.embedded_tokens += self.embedder.count_tokens(texts, "passage")
+            n_chunks = sum(len(p.chunks) for p in group)
+            cv, sv = vectors[:n_chunks], vectors[n_chunks:]
+            for p in group:
+                p.chunk_vectors, cv = cv[: len(p.chunks)], cv[len(p.chunks) :]
+                p.sentence_vectors, sv = sv[: len(p.sentences)], sv[len(p.sentences) :]
+                _save_atomic(resume / f"{p.doc.id}.npz", p.chunk_vectors, p.sentence_vectors)
+                report.added.append(p.doc.source)
+            done += len(group)
+            if bar is not None:
+                bar.update(len(group))
+            if progress is not None:
+                progress(done, len(todo))
+        if bar is not None:
+            bar.close()
+
+    def _combine(self, prepared: list[_Prepared], manifest: dict) -> IndexData:
+        cfg = self.config.index
+        dim = manifest["embedding"]["dim"]
+        chunk_vectors = np.concatenate([p.chunk_vectors for p in prepared]).astype(np.float32)
+        sentence_vectors = np.concatenate([p.sentence_vectors for p in prepared]).astype(np.float32)
+        chunks = [c for p in prepared for c in p.chunks]
+        tokens = [t for p in prepared for t in p.tokens]
+        manifest = {
+            **manifest,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "documents": [{"id": p.doc.id, "source": p.doc.source, "chars": len(p.doc.text),
+                           "chunks": len(p.chunks), "sentences": len(p.sentences)} for p in prepared],
+        }
+        assert chunk_vectors.shape == (len(chunks), dim), chunk_vectors.shape
+        return IndexData(
+            manifest=manifest,
+            documents={p.doc.id: p.doc for p in prepared},
+            sentences=[s for p in prepared for s in p.sentences],
+            chunks=chunks,
+            chunk_tokens=tokens,
+            chunk_vectors=chunk_vectors,
+            sentence_vectors=sentence_vectors,
+            dense=build_faiss(chunk_vectors, cfg.dense, nlist=cfg.ivf_nlist, hnsw_m=cfg.hnsw_m),
+            lexical=LexicalIndex(cfg.lexical_tokenizer).build(tokens),
+        )
+
+    def _resume_dir(self, manifest: dict) -> Path:
+        key = json.dumps([manifest["embedding"], manifest["chunker"]], sort_keys=True)
+        fp = hashlib.sha256(key.encode()).hexdigest()[:12]
+        return self.link.parent / f".resume-{self.link.name}-{fp}"
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.link.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.link.parent / f".{self.link.name}.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise BuildLockedError(f"another build of {self.link} is running; try again later") from exc
+            yield
+
+
+def _groups(todo: list[_Prepared]) -> Iterator[list[_Prepared]]:
+    group: list[_Prepared] = []
+    size = 0
+    for p in todo:
+        group.append(p)
+        size += len(p.chunks) + len(p.sentences)
+        if size >= EMBED_GROUP:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _save_atomic(path: Path, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as f:
+        np.savez(f, chunk_vectors=chunk_vectors, sentence_vectors=sentence_vectors)
+    os.replace(tmp, path)
+
+
+def _display(path: Path) -> str:
+    """A path relative to the working directory when inside it, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="embedding documents", unit="doc", disable=total < 2)

@@ -1,0 +1,205 @@
+"""The on-disk index: a folder with a versioned manifest and plain files.
+
+    manifest.json     format + version header, embedding model and dim, chunker,
+                      lexical tokenizer, and every document's content hash
+    documents.jsonl   one {id, source, text} per line
+    sentences.jsonl   one {doc_id, start, end, paragraph, number} per line
+    chunks.jsonl      one chunk per line, with its BM25 tokens
+    vectors.npz       chunk_vectors [n_chunks, dim], sentence_vectors [n_sentences, dim]
+    dense.faiss       the FAISS index over chunk_vectors
+    bm25/             the bm25s index
+
+`index/<name>` is a symlink to a versioned sibling folder; a build writes a new
+folder and swaps the link with one atomic rename, so readers see either the
+whole old index or the whole new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.index.lexical import LexicalIndex
+from rag.types import Chunk, Document, Sentence
+
+FORMAT = "rag-zh-index"
+VERSION = 1
+REBUILD_HINT = "run `rag index build` to rebuild it"
+
+
+@dataclass
+class IndexData:
+    """Everything retrieval and answering need, fully in memory."""
+
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    chunk_tokens: list[list[str]]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    dense: Any  # a faiss.Index
+    lexical: LexicalIndex
+    sentence_offset: dict[str, int] = field(default_factory=dict)  # doc id -> first sentence row
+
+    def __post_init__(self) -> None:
+        if not self.sentence_offset:
+            for row, sentence in enumerate(self.sentences):
+                self.sentence_offset.setdefault(sentence.doc_id, row)
+
+    def chunk_sentence_rows(self, chunk: Chunk) -> range:
+        base = self.sentence_offset[chunk.doc_id]
+        return range(base + chunk.sentences[0], base + chunk.sentences[1])
+
+
+def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], folder: Path) -> None:
+    """Refuse an index built with another model or chunker, saying what differs."""
+    diffs = []
+    for key in ("embedding", "chunker", "lexical"):
+        have, want = manifest.get(key), expected.get(key)
+        if key == "embedding" and isinstance(have, dict) and isinstance(want, dict):
+            have, want = have.get("model"), want.get("model")
+        if have != want:
+            diffs.append(f"{key}: index has {have!r}, config wants {want!r}")
+    if diffs:
+        raise IndexMismatchError(
+            f"the index at {folder} was built with different settings:\n  "
+            + "\n  ".join(diffs)
+            + f"\nRebuild it with the current config: `rag index build` (or remove {folder})."
+        )
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    if not folder.exists():
+        raise IndexNotFoundError(f"no index at {folder}; {REBUILD_HINT}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexCorruptError(f"{path} is missing: not a rag-zh index; {REBUILD_HINT}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"{path} is unreadable ({exc}); {REBUILD_HINT}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IndexCorruptError(f"{path} is not a rag-zh index manifest; {REBUILD_HINT}")
+    if manifest.get("version") != VERSION:
+        raise IndexCorruptError(
+            f"{path}: index format version {manifest.get('version')!r} is not supported "
+            f"(this rag-zh reads version {VERSION}); {REBUILD_HINT}"
+        )
+    return manifest
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def load_index(folder: Path, expected: dict[str, Any] | None = None) -> IndexData:
+    """Load and validate; any damage raises IndexCorruptError naming the file."""
+    import faiss
+
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if expected is not None:
+        check_compatible(manifest, expected, folder)
+    current = folder / "manifest.json"
+    try:
+        current = folder / "documents.jsonl"
+        documents = {d["id"]: Document(d["id"], d["source"], d["text"]) for d in _jsonl(current)}
+        current = folder / "sentences.jsonl"
+        sentences = []
+        for s in _jsonl(current):
+            text = documents[s["doc_id"]].text[s["start"] : s["end"]]
+            sentences.append(Sentence(s["doc_id"], s["start"], s["end"], s["paragraph"], s["number"], text))
+        current = folder / "chunks.jsonl"
+        chunks, tokens = [], []
+        for c in _jsonl(current):
+            doc = documents[c["doc_id"]]
+            chunks.append(Chunk(c["id"], c["doc_id"], doc.source, c["start"], c["end"],
+                                doc.text[c["start"] : c["end"]], tuple(c["sentences"]), c["paragraph"]))
+            tokens.append(c["tokens"])
+        current = folder / "vectors.npz"
+        with np.load(current, allow_pickle=False) as z:
+            chunk_vectors, sentence_vectors = z["chunk_vectors"], z["sentence_vectors"]
+        current = folder / "dense.faiss"
+        dense = faiss.read_index(str(current))
+        current = folder / "bm25"
+        lexical = LexicalIndex.load(current)
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+        raise IndexCorruptError(f"{current} is missing or damaged ({exc}); {REBUILD_HINT}") from exc
+    n, dim = len(chunks), manifest.get("embedding", {}).get("dim")
+    if (chunk_vectors.shape != (n, dim) or sentence_vectors.shape != (len(sentences), dim)
+            or dense.ntotal != n or lexical.size != n):
+        raise IndexCorruptError(
+            f"{folder}: files disagree on sizes (chunks {n}, vectors {chunk_vectors.shape}, "
+            f"faiss {dense.ntotal}, bm25 {lexical.size}); {REBUILD_HINT}"
+        )
+    return IndexData(manifest, documents, sentences, chunks, tokens, chunk_vectors,
+                     sentence_vectors, dense, lexical)
+
+
+def write_index(data: IndexData, folder: Path) -> None:
+    """Write every file into `folder` (a fresh, private folder), manifest last."""
+    import faiss
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write_jsonl(name: str, rows: list[dict[str, Any]]) -> None:
+        with (folder / name).open("w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    write_jsonl("documents.jsonl", [{"id": d.id, "source": d.source, "text": d.text}
+                                    for d in data.documents.values()])
+    write_jsonl("sentences.jsonl", [{"doc_id": s.doc_id, "start": s.start, "end": s.end,
+                                     "paragraph": s.paragraph, "number": s.number}
+                                    for s in data.sentences])
+    write_jsonl("chunks.jsonl", [{"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
+                                  "sentences": list(c.sentences), "paragraph": c.paragraph,
+                                  "tokens": t} for c, t in zip(data.chunks, data.chunk_tokens, strict=True)])
+    np.savez(folder / "vectors.npz", chunk_vectors=data.chunk_vectors,
+             sentence_vectors=data.sentence_vectors)
+    faiss.write_index(data.dense, str(folder / "dense.faiss"))
+    data.lexical.save(folder / "bm25")
+    for path in folder.rglob("*"):  # make the bytes durable before the swap
+        if path.is_file():
+            with path.open("rb") as f:
+                os.fsync(f.fileno())
+    (folder / "manifest.json").write_text(json.dumps(data.manifest, ensure_ascii=False, indent=2),
+                                          encoding="utf-8")
+
+
+def swap_in(new_folder: Path, link: Path) -> None:
+    """Point `link` at `new_folder` atomically, then delete the previous version."""
+    link = Path(link)
+    old_target = link.resolve() if link.is_symlink() else None
+    if link.exists() and not link.is_symlink():
+        # A plain folder from elsewhere: move it aside, never delete user data blindly.
+        link.rename(link.with_name(f".{link.name}.replaced-{int(time.time())}"))
+    tmp_link = link.with_name(f".{link.name}.link-{os.getpid()}")
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    tmp_link.symlink_to(new_folder.name)
+    os.replace(tmp_link, link)  # the atomic step
+    if old_target is not None and old_target != new_folder.resolve() and old_target.exists():
+        shutil.rmtree(old_target, ignore_errors=True)
+
+
+def remove_index(link: Path) -> bool:
+    """Delete an index and its versioned folder; False if there was none."""
+    link = Path(link)
+    if not link.exists() and not link.is_symlink():
+        return False
+    target = link.resolve() if link.is_symlink() else link
+    link.unlink() if link.is_symlink() else shutil.rmtree(link)
+    if target.exists():
+        shutil.rmtree(target, ignore_errors=True)
+    return True

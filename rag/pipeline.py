@@ -1,0 +1,157 @@
+"""The Pipeline: question -> retrieval -> answer, used by the API, CLI and page.
+
+    p = Pipeline.from_config("configs/default.yaml")
+    p.answer("全省脱贫攻坚推进会在哪里召开？")
+    for text in p.stream("他还强调了什么？", history=[...]): ...
+
+The index is loaded on first use; if the configured index does not exist yet
+and the config's corpus folder does, it is built from there first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.config import Config
+from rag.embed import Embedder, TextEmbedder
+from rag.errors import IndexNotFoundError
+from rag.index.builder import BuildReport, IndexBuilder, Progress
+from rag.index.store import IndexData, load_index
+from rag.question import check_question, previous_answers, resolve_followup
+from rag.retrieve import HybridRetriever
+from rag.types import Answer
+
+STREAM_STEP = 6  # characters added per streamed update
+
+
+class Pipeline:
+    def __init__(self, config: Config, embedder: TextEmbedder | None = None) -> None:
+        self.config = config
+        self.embedder = embedder if embedder is not None else Embedder(config.embedding)
+        self.answerer = ExtractiveAnswerer(config.answer)
+        self._index: IndexData | None = None
+        self._retriever: HybridRetriever | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None) -> Pipeline:
+        return cls(Config.load(path))
+
+    # -- the index ------------------------------------------------------------
+    @property
+    def index_path(self) -> Path:
+        return Path(self.config.index.root) / self.config.index.name
+
+    def builder(self) -> IndexBuilder:
+        return IndexBuilder(self.config, self.embedder, dim=self._dim())
+
+    def _dim(self) -> int:
+        return int(self.embedder.dim)  # type: ignore[attr-defined]
+
+    @property
+    def index(self) -> IndexData:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._load()
+        assert self._index is not None
+        return self._index
+
+    def _load(self) -> None:
+        expected = self.builder().expected_manifest(self._dim())
+        try:
+            data = load_index(self.index_path, expected)
+        except IndexNotFoundError:
+            corpus = Path(self.config.index.corpus)
+            if not corpus.exists():
+                raise
+            self.builder().build([corpus])
+            data = load_index(self.index_path, expected)
+        self._set(data)
+
+    def _set(self, data: IndexData) -> None:
+        self._retriever = HybridRetriever(self.config.retrieval, data)
+        self._index = data
+
+    def reload(self) -> None:
+        """Pick up an index rebuilt elsewhere; answers keep using the old one until then."""
+        data = load_index(self.index_path, self.builder().expected_manifest(self._dim()))
+        with self._lock:
+            self._set(data)
+
+    def build(self, paths: Sequence[Path], progress: Progress | None = None) -> BuildReport:
+        """Incrementally rebuild from `paths`, then swap the new index in."""
+        report = self.builder().build(paths, progress=progress)
+        self.reload()
+        return report
+
+    # -- answering ------------------------------------------------------------
+    def answer(self, question: str, history: Sequence[Any] | None = None,
+               k: int | None = None) -> Answer:
+        t0 = time.perf_counter()
+        question = check_question(question, self.config.answer.max_question_chars)
+        index, retriever = self.index, self._retriever
+        assert retriever is not None
+        query = resolve_followup(question, history)
+        t1 = time.perf_counter()
+        vector = self.embedder.embed([query.search_text], "query")[0]
+        t2 = time.perf_counter()
+        k = k or self.config.retrieval.top_k
+        ranked = retriever.search(query.search_text, vector, max(k, self.config.answer.candidate_passages))
+        t3 = time.perf_counter()
+        exclude = _given_before(history) if query.wants_more else set()
+        answer = self.answerer.answer(query, vector, ranked.fused, index, exclude)
+        t4 = time.perf_counter()
+        answer = dataclasses.replace(answer, passages=ranked.fused[:k])
+        answer.timings_ms.update(check=(t1 - t0) * 1e3, embed=(t2 - t1) * 1e3,
+                                 retrieve=(t3 - t2) * 1e3, answer=(t4 - t3) * 1e3,
+                                 total=(t4 - t0) * 1e3)
+        return answer
+
+    def stream(self, question: str, history: Sequence[Any] | None = None,
+               k: int | None = None) -> Iterator[str]:
+        """Yield the growing answer text; the last value is the whole answer."""
+        for _, text in self.stream_answer(question, history, k):
+            yield text
+
+    def stream_answer(self, question: str, history: Sequence[Any] | None = None,
+                      k: int | None = None) -> Iterator[tuple[Answer, str]]:
+        """Like stream, with the final Answer alongside each piece of text."""
+        answer = self.answer(question, history, k)
+        text = answer.text
+        for end in range(STREAM_STEP, len(text), STREAM_STEP):
+            yield answer, text[:end]
+        yield answer, text
+
+
+def _given_before(history: Sequence[Any] | None) -> set[str]:
+    """Sentences quoted in earlier answers (without their [n] markers)."""
+    import re
+
+    given: set[str] = set()
+    for text in previous_answers(history):
+        given.update(p for p in re.split(r"\[\d+\]", text) if p.strip())
+    return given
+
+
+_default: Pipeline | None = None
+_default_lock = threading.Lock()
+
+
+def default_pipeline() -> Pipeline:
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Pipeline.from_config()
+    return _default
+
+
+def answer(question: str, history: Sequence[Any] | None = None, k: int | None = None) -> Answer:
+    """Answer with configs/default.yaml and the default index (built on first use)."""
+    return default_pipeline().answer(question, history, k)

@@ -1,0 +1,175 @@
+"""Question checks, follow-up resolution and the bits of a question we match on."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rag.errors import InvalidQuestionError
+
+_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Question scaffolding: removed before we look for the question's content words.
+_QUESTION_WORDS = re.compile(
+    r"请问|是什么|是多少|是谁|是哪|什么|哪里|哪儿|哪些|哪个|哪位|哪一|哪|为什么|怎么样|怎样|怎么|如何|"
+    r"多少|几|谁|何时|何地|何|吗|呢|吧|么|是否|有没有|是不是|分别|主要|具体|呀|啊"
+)
+# The noun right after a wh-word names the answer's type (什么职务, 哪家媒体) and
+# often is not in the text; words that refer to the document itself never are.
+_TYPE_NOUN = re.compile(rf"(?:什么|哪家|哪个|哪些|哪位|哪种|哪类|哪一个|哪一|哪(?![里儿]))([{_HAN}]{{1,2}})")
+_DOC_REF = re.compile(r"这篇|本文|文中|文章|报道|新闻|这则|该文|原文|担任|任职|职务|职位|身份")
+# 第七点 / 第三条 in a question refers to 七是 / 三是 in Chinese official prose.
+_ORDINAL = re.compile(r"第([一二三四五六七八九十]{1,3})(?:点|条|项|个方面|方面|是)")
+_PRONOUN = re.compile(r"他|她|它|其|这|那|该|此|上述|还|另外|此外|其他|其它|别的|除此")
+_MORE = re.compile(r"还|另外|此外|其他|其它|别的|除此|除了")
+_NUMERAL = re.compile(r"[0-9０-９零一二三四五六七八九十百千万亿两]")
+_QUANTITY_Q = re.compile(r"多少|几|数量")
+_UNITS = ("小时", "亿元", "万元", "公里", "平方米", "星期", "人", "个", "名", "位", "项", "次",
+          "条", "家", "户", "种", "级", "路", "点", "年", "月", "天", "日", "亿", "万", "元", "岁",
+          "米", "吨", "亩", "所", "座", "辆", "篇", "本", "场", "支", "批", "部", "届", "期", "件")
+_UNIT_Q = re.compile(r"(?:多少|几)(个)?(" + "|".join(_UNITS) + ")")
+_RATE_Q = re.compile(r"率|比例|百分比|占比")
+_RATE_A = re.compile(r"[%％]|百分之|[0-9一二三四五六七八九十]成")
+_AGE_Q = re.compile(r"多大|年龄|岁数|几岁|多少岁")
+_AGE_A = re.compile(r"[0-9一二三四五六七八九十]+\s*岁")
+_TITLE_Q = re.compile(r"职务|职位|官职|头衔|担任什么|什么职")
+_TITLE_A = re.compile(r"书记|省长|市长|县长|区长|镇长|部长|主任|厅长|局长|主席|总理|委员|常委|经理|"
+                      r"董事长|总裁|校长|院长|处长|科长|主编|秘书长|司令|总统|首相|大使|教授")
+_NUM = "[0-9０-９零〇一二三四五六七八九十百千万亿两多余几数]"
+_TIME_Q = re.compile(r"什么时候|何时|哪天|哪一天|日期|时间|哪年|哪一年|几月|几号|几日")
+_TIME_A = re.compile(r"[0-9０-９一二三四五六七八九十]+\s*[年月日号时]|上午|下午|晚上|今年|去年|明年|当天|近日|日前")
+_YEAR_Q = re.compile(r"哪年|哪一年|年份|几几年")
+_YEAR_A = re.compile(r"[0-9０-９]{2,4}\s*年|[零〇一二三四五六七八九]{2,4}年")
+
+
+def check_question(question: object, max_chars: int) -> str:
+    """The stripped question, or InvalidQuestionError saying what is wrong."""
+    if not isinstance(question, str):
+        raise InvalidQuestionError(f"the question must be a string, got {type(question).__name__}")
+    stripped = question.strip()
+    if not stripped:
+        raise InvalidQuestionError("the question is empty; ask something about the documents")
+    if len(stripped) > max_chars:
+        raise InvalidQuestionError(
+            f"the question has {len(stripped)} characters; the limit is {max_chars} "
+            "(answer.max_question_chars)"
+        )
+    return stripped
+
+
+def previous_questions(history: Sequence[Any] | None) -> list[str]:
+    """User turns from history given as strings, (user, bot) pairs or role dicts."""
+    out: list[str] = []
+    for turn in history or []:
+        if isinstance(turn, str):
+            out.append(turn)
+        elif isinstance(turn, dict) and turn.get("role") == "user":
+            out.append(_content_text(turn.get("content")))
+        elif isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
+            out.append(turn[0])
+    return [q for q in out if q.strip()]
+
+
+def previous_answers(history: Sequence[Any] | None) -> list[str]:
+    out: list[str] = []
+    for turn in history or []:
+        if isinstance(turn, dict) and turn.get("role") == "assistant":
+            out.append(_content_text(turn.get("content")))
+        elif isinstance(turn, (list, tuple)) and len(turn) > 1 and isinstance(turn[1], str):
+            out.append(turn[1])
+    return out
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # gradio 5/6 message parts
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return ""
+
+
+def core(question: str) -> str:
+    """The question without its scaffolding words and punctuation."""
+    return _QUESTION_WORDS.sub(" ", question)
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str  # what the user asked
+    search_text: str  # what retrieval sees (with follow-up context carried in)
+    wants_more: bool  # "还/另外…": prefer sentences not given before
+    is_followup: bool
+
+
+def resolve_followup(question: str, history: Sequence[Any] | None) -> Query:
+    """Carry the previous question's content into an elliptical follow-up."""
+    prev = previous_questions(history)
+    wants_more = bool(_MORE.search(question))
+    content = re.findall(rf"[{_HAN}]{{2,}}|[A-Za-z0-9]+", core(question))
+    elliptical = bool(_PRONOUN.search(question)) or sum(len(c) for c in content) < 4
+    search = _ORDINAL.sub(lambda m: f"{m.group(0)} {m.group(1)}是", question)
+    if prev and elliptical:
+        return Query(question, f"{core(prev[-1]).strip()} {search}", wants_more, True)
+    return Query(question, search, wants_more and bool(prev), False)
+
+
+def bigrams(text: str) -> set[str]:
+    """Character bigrams of Han runs plus lower-cased Latin words and numbers."""
+    grams: set[str] = set()
+    for piece in re.findall(rf"[{_HAN}]+|[A-Za-z0-9]+", text):
+        if piece[0].isascii():
+            grams.add(piece.lower())
+        elif len(piece) == 1:
+            grams.add(piece)
+        else:
+            grams.update(piece[i : i + 2] for i in range(len(piece) - 1))
+    return grams
+
+
+def type_mismatch(question: str, sentence: str) -> bool:
+    """True when the question asks for a year, time, age, rate or count the sentence lacks."""
+    if _YEAR_Q.search(question):
+        return not _YEAR_A.search(sentence)
+    title = _TITLE_Q.search(question)
+    if title:
+        # 刘家义担任什么职务 wants a title right before the name: 省委书记刘家义
+        subject = re.sub(r"的$|是$", "", question[: title.start()].strip())
+        subject = re.sub(r"担任$|任$", "", subject)[:2]
+        if subject:
+            return not re.search(f"(?:{_TITLE_A.pattern}).{{0,2}}{re.escape(subject)}", sentence)
+        return not _TITLE_A.search(sentence)
+    if _AGE_Q.search(question):
+        return not _AGE_A.search(sentence)
+    if _TIME_Q.search(question):
+        return not _TIME_A.search(sentence)
+    if _QUANTITY_Q.search(question) and _RATE_Q.search(question):
+        return not _RATE_A.search(sentence)
+    unit = _UNIT_Q.search(question)
+    if unit:
+        # 多少人 wants "<number>人"; 几个小时 wants "<number>(个)小时"
+        return not re.search(f"{_NUM}\\s*(?:个)?{unit.group(2)}", sentence)
+    if _QUANTITY_Q.search(question):
+        return not _NUMERAL.search(sentence)
+    return False
+
+
+def is_ordinal(term: str) -> bool:
+    return len(term) >= 2 and term.endswith("是") and all(c in "一二三四五六七八九十" for c in term[:-1])
+
+
+def content_terms(question: str) -> list[str]:
+    """The words an answer's context should contain: no scaffolding, no type nouns."""
+    from rag.index.lexical import STOPWORDS, tokenize
+
+    text = _ORDINAL.sub(lambda m: f" {m.group(1)}是 ", question)
+    text = _DOC_REF.sub(" ", text)
+    text = _TYPE_NOUN.sub(" ", text)
+    text = core(text)
+    terms = []
+    ordinals = [f"{m.group(1)}是" for m in _ORDINAL.finditer(question)]
+    for t in ordinals + tokenize(text, "jieba"):
+        if t in STOPWORDS or (len(t) == 1 and not t.isascii()) or t in terms:
+            continue
+        terms.append(t)
+    return terms

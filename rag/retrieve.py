@@ -1,0 +1,78 @@
+"""Hybrid retrieval: dense top-k and BM25 top-k fused by reciprocal rank fusion.
+
+    fused(chunk) = w_dense / (rrf_k + rank_dense) + w_lexical / (rrf_k + rank_lexical)
+
+A chunk missing from one list simply gets no term from it. An optional
+CrossEncoder reranks the fused list when `retrieval.reranker` names a local model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.config import RetrievalConfig
+from rag.index.dense import search_faiss
+from rag.index.store import IndexData
+from rag.types import Passage
+
+
+@dataclass
+class Ranked:
+    """Per-stage results, kept for diagnostics and evaluation."""
+
+    dense: list[int]
+    lexical: list[int]
+    fused: list[Passage]
+
+
+class HybridRetriever:
+    def __init__(self, config: RetrievalConfig, index: IndexData) -> None:
+        if config.top_k < 1 or config.dense_k < 0 or config.lexical_k < 0 or config.rrf_k < 0:
+            raise ValueError(f"retrieval sizes must be positive, got {config}")
+        if config.dense_weight < 0 or config.lexical_weight < 0:
+            raise ValueError("retrieval weights must be >= 0")
+        self.config = config
+        self.index = index
+        self._reranker = None
+
+    def search(self, query: str, query_vector: np.ndarray, k: int | None = None,
+               lexical_query: str | None = None) -> Ranked:
+        """Top-k passages for `query`; `query_vector` is its normalized embedding."""
+        c = self.config
+        k = k or c.top_k
+        depth = max(k, c.dense_k)
+        dense_ids, dense_scores = (search_faiss(self.index.dense, query_vector, depth)
+                                   if c.dense_weight > 0 else (np.zeros(0, np.int64), None))
+        lex_ids, _ = (self.index.lexical.search(lexical_query or query, max(k, c.lexical_k))
+                      if c.lexical_weight > 0 else (np.zeros(0, np.int64), None))
+        scores: dict[int, float] = {}
+        dense_rank: dict[int, int] = {}
+        lexical_rank: dict[int, int] = {}
+        for rank, i in enumerate(dense_ids.tolist(), start=1):
+            scores[i] = scores.get(i, 0.0) + c.dense_weight / (c.rrf_k + rank)
+            dense_rank[i] = rank
+        for rank, i in enumerate(lex_ids.tolist(), start=1):
+            scores[i] = scores.get(i, 0.0) + c.lexical_weight / (c.rrf_k + rank)
+            lexical_rank[i] = rank
+        order = sorted(scores, key=lambda i: (-scores[i], dense_rank.get(i, 10**9)))
+        if c.reranker:
+            order = self._rerank(query, order[: max(k * 4, 20)])
+        fused = [
+            Passage(self.index.chunks[i], float(scores[i]), dense_rank.get(i), lexical_rank.get(i))
+            for i in order[:k]
+        ]
+        return Ranked(dense_ids.tolist(), lex_ids.tolist(), fused)
+
+    def _rerank(self, query: str, order: list[int]) -> list[int]:
+        if self._reranker is None:
+            from sentence_transformers import CrossEncoder
+
+            from rag.models.resolve import force_offline
+
+            force_offline()
+            self._reranker = CrossEncoder(self.config.reranker, local_files_only=True)
+        pairs = [(query, self.index.chunks[i].text) for i in order]
+        scores = self._reranker.predict(pairs, show_progress_bar=False)
+        return [order[j] for j in np.argsort(-np.asarray(scores), kind="stable")]
