@@ -48,7 +48,11 @@ class Embedder:
     def model(self) -> SentenceTransformer:
         if self._model is None:
             force_offline()
+            import transformers
             from sentence_transformers import SentenceTransformer
+
+            transformers.utils.logging.set_verbosity_error()
+            transformers.utils.logging.disable_progress_bar()
 
             device = self.config.device
             if device == "auto":
@@ -66,7 +70,9 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        model = self.model
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get_dim())
 
     def embed(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
         """L2-normalized float32 embeddings, one row per text."""

@@ -23,7 +23,6 @@ from rag.question import Query, content_terms, is_ordinal, type_mismatch
 from rag.types import Answer, Citation, Passage, Sentence
 
 
-
 @dataclass(frozen=True)
 class Scored:
     row: int  # row in index.sentences
@@ -59,22 +58,34 @@ class ExtractiveAnswerer:
         if not rows:
             return []
         order = list(rows)
+        # A follow-up ("他还强调了什么？") may be answered deep inside the paragraph
+        # that the previous answer came from, so its context reaches further back.
+        reach = 6 if query.is_followup else 1
         dense = index.sentence_vectors[order] @ query_vector.astype(np.float32)
         scored = []
         for row, d in zip(order, dense.tolist(), strict=True):
             sentence = index.sentences[row]
             if sentence.text in exclude or type_mismatch(query.text, sentence.text):
                 continue
-            window = sentence.text
-            if row > 0 and index.sentences[row - 1].doc_id == sentence.doc_id \
-                    and index.sentences[row - 1].paragraph == sentence.paragraph:
-                window = index.sentences[row - 1].text + window
-            found = sum(w for t, w in weights.items() if t in window.lower())
+            window = self._window(index, row, reach)
+            found = sum(w for t, w in weights.items() if t in window)
             lexical = found / total if total else 0.0
             s = c.sentence_weight_dense * d + c.sentence_weight_lexical * lexical
             scored.append(Scored(row, sentence, rows[row], s, d, lexical))
         scored.sort(key=lambda x: -x.score)
         return scored
+
+    @staticmethod
+    def _window(index: IndexData, row: int, reach: int) -> str:
+        """The sentence plus up to `reach` earlier sentences of its paragraph, lower-cased."""
+        sentence = index.sentences[row]
+        parts = [sentence.text]
+        for prev in range(row - 1, max(-1, row - 1 - reach), -1):
+            p = index.sentences[prev]
+            if p.doc_id != sentence.doc_id or p.paragraph != sentence.paragraph:
+                break
+            parts.append(p.text)
+        return "".join(reversed(parts)).lower()
 
     def answer(self, query: Query, query_vector: np.ndarray, passages: list[Passage],
                index: IndexData, exclude: set[str] = frozenset()) -> Answer:

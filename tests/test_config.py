@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.config import Config
+from rag.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    path = folder / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_default_config_loads_and_resolves_paths() -> None:
+    config = Config.load(env=False)
+    assert config.embedding.model == "intfloat/multilingual-e5-small"
+    assert Path(config.index.root).is_absolute()
+    assert Path(config.index.corpus, "全省脱贫攻坚推进会在菏泽召开.txt").is_file()
+
+
+def test_unknown_key_names_key_file_and_valid_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, "retrieval:\n  topk: 3\n")
+    with pytest.raises(ConfigError) as err:
+        Config.load(path, env=False)
+    message = str(err.value)
+    assert "'topk'" in message and str(path) in message and "top_k" in message
+
+
+def test_unknown_section_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown section 'retreival'"):
+        Config.load(write(tmp_path, "retreival: {}\n"), env=False)
+
+
+def test_wrong_type_and_bad_choice(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="retrieval.top_k must be int"):
+        Config.load(write(tmp_path, "retrieval:\n  top_k: five\n"), env=False)
+    with pytest.raises(ConfigError, match="valid values: flat, ivf, hnsw"):
+        Config.load(_fresh(tmp_path, "index:\n  dense: tree\n"), env=False)
+
+
+def _fresh(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "other.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_env_overrides_are_typed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write(tmp_path, "retrieval:\n  top_k: 3\n")
+    monkeypatch.setenv("RAG_RETRIEVAL__TOP_K", "9")
+    monkeypatch.setenv("RAG_UI__PASSWORD", "1234")
+    config = Config.load(path)
+    assert config.retrieval.top_k == 9
+    assert config.ui.password == "1234"  # text, although it looks like a number
+    monkeypatch.setenv("RAG_RETRIEVAL__TOPK", "9")
+    with pytest.raises(ConfigError, match="'topk'"):
+        Config.load(path)
+
+
+def test_relative_paths_resolve_against_project_root(tmp_path: Path) -> None:
+    path = write(tmp_path, "index:\n  root: built\n")
+    assert Config.load(path, env=False).index.root == str((tmp_path / "built").resolve())
+
+
+def test_replace_checks_keys() -> None:
+    config = Config.load(env=False)
+    assert config.replace(retrieval={"top_k": 2}).retrieval.top_k == 2
+    with pytest.raises(ConfigError, match="unknown key 'k'"):
+        config.replace(retrieval={"k": 2})

@@ -1,0 +1,109 @@
+"""The whole answer path on the bundled article: facts, citations, refusal, follow-ups."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.config import Config
+from rag.errors import InvalidQuestionError
+from rag.pipeline import Pipeline
+from rag.types import Answer, Citation
+
+from .conftest import ARTICLE
+
+
+@pytest.fixture(scope="module")
+def pipeline(base_config: Config, embedder, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    root = tmp_path_factory.mktemp("pipeline")
+    shutil.copy(ARTICLE, root / ARTICLE.name)
+    config = base_config.replace(index={"root": str(root / "index"), "corpus": str(root)})
+    return Pipeline(config, embedder=embedder)
+
+
+def test_first_call_builds_the_missing_index(pipeline: Pipeline) -> None:
+    answer = pipeline.answer("全省脱贫攻坚推进会在哪里召开？")
+    assert pipeline.index_path.exists()
+    assert isinstance(answer, Answer) and not answer.refused
+    assert "菏泽" in answer.text and "[1]" in answer.text
+    c = answer.citations[0]
+    assert isinstance(c, Citation) and c.n == 1
+    assert ARTICLE.read_text(encoding="utf-8").strip()[c.start : c.end] == c.text
+    assert answer.passages and answer.passages[0].score > 0
+
+
+def test_question_set(pipeline: Pipeline, article_qa: list[dict]) -> None:
+    answerable = [r for r in article_qa if r["answerable"]]
+    unanswerable = [r for r in article_qa if not r["answerable"]]
+    assert len(answerable) >= 32 and len(unanswerable) >= 8
+    hits, misses = 0, []
+    for row in answerable:
+        a = pipeline.answer(row["question"])
+        ok = not a.refused and any(
+            g in a.text and any(g in c.text for c in a.citations) for g in row["answers"])
+        hits += ok
+        if not ok:
+            misses.append((row["question"], a.text[:60]))
+    refused = sum(pipeline.answer(r["question"]).refused for r in unanswerable)
+    assert hits / len(answerable) >= 0.95, misses
+    assert refused / len(unanswerable) >= 0.90
+
+
+def test_every_citation_points_at_its_text(pipeline: Pipeline, article_qa: list[dict]) -> None:
+    for row in article_qa[:15]:
+        a = pipeline.answer(row["question"])
+        for c in a.citations:
+            doc = pipeline.index.documents[c.doc_id]
+            assert doc.text[c.start : c.end] == c.text
+            assert f"{c.text}[{c.n}]" in a.text
+        assert a.refused == (not a.citations)
+
+
+def test_refusal_has_no_citations(pipeline: Pipeline) -> None:
+    a = pipeline.answer("菏泽的GDP是多少？")
+    assert a.refused and a.citations == [] and "没有提到" in a.text
+
+
+def test_follow_up_uses_history(pipeline: Pipeline) -> None:
+    first = pipeline.answer("刘家义强调了什么？")
+    history = [{"role": "user", "content": "刘家义强调了什么？"},
+               {"role": "assistant", "content": first.text}]
+    follow = pipeline.answer("他还强调了什么？", history=history)
+    assert not follow.refused
+    assert set(c.text for c in follow.citations).isdisjoint(c.text for c in first.citations)
+    assert any("精准" in c.text for c in follow.citations)
+
+
+def test_stream_yields_growing_text(pipeline: Pipeline) -> None:
+    pieces = list(pipeline.stream("谁出席会议并讲话？"))
+    assert len(pieces) > 1
+    assert all(b.startswith(a) for a, b in zip(pieces, pieces[1:], strict=False))
+    assert pieces[-1] == pipeline.answer("谁出席会议并讲话？").text
+
+
+@pytest.mark.parametrize("question", ["", "   \n", "问" * 501, None])
+def test_bad_questions_raise_a_value_error(pipeline: Pipeline, question: object) -> None:
+    with pytest.raises(InvalidQuestionError) as err:
+        pipeline.answer(question)  # type: ignore[arg-type]
+    assert isinstance(err.value, ValueError)
+
+
+def test_english_question_still_works(pipeline: Pipeline) -> None:
+    a = pipeline.answer("Who is the reporter of this news story?")
+    assert "胡德光" in a.text or a.refused  # multilingual model; never a crash
+
+
+def test_top_level_api_surface() -> None:
+    import rag
+
+    assert callable(rag.answer) and hasattr(rag.Pipeline, "from_config")
+    assert {"text", "refused", "citations", "passages"} <= set(rag.Answer.__dataclass_fields__)
+    assert {"n", "doc_id", "source", "start", "end", "text"} <= set(rag.Citation.__dataclass_fields__)
+
+
+def test_config_from_file(tmp_path: Path) -> None:
+    p = Pipeline.from_config(Path(__file__).parent.parent / "configs" / "default.yaml")
+    assert p.config.retrieval.top_k >= 1  # cheap: nothing is loaded yet
+    assert p._index is None
