@@ -84,13 +84,13 @@ def index() -> None:
 @click.pass_context
 @friendly
 def index_build(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """Incrementally (re)build the index from PATHS (default: the configured corpus)."""
+    """Incrementally (re)build the index from PATHS (default: the corpus and uploads folders)."""
     from rag.embed import Embedder
     from rag.index.builder import IndexBuilder
 
     config = _config(ctx)
     embedder = Embedder(config.embedding)
-    sources = list(paths) or [Path(config.index.corpus)]
+    sources = list(paths) or config.index.sources()
     report = IndexBuilder(config, embedder, dim=embedder.dim).build(sources)
     for source, reason in report.skipped:
         click.echo(f"warning: skipped {source}: {reason}", err=True)

@@ -46,6 +46,7 @@ class IndexConfig:
     root: str = "index"
     name: str = "default"
     corpus: str = "data/corpus"
+    uploads: str = "data/uploads"
     dense: Literal["flat", "ivf", "hnsw"] = "flat"
     ivf_nlist: int = 256
     hnsw_m: int = 32
@@ -55,6 +56,10 @@ class IndexConfig:
     @property
     def path(self) -> Path:
         return Path(self.root) / self.name
+
+    def sources(self) -> list[Path]:
+        """The folders a default build indexes: the corpus, plus uploads once there are any."""
+        return [p for p in (Path(self.corpus), Path(self.uploads)) if p.exists()]
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,10 @@ class Config:
                 self.embedding, model=model, cache_dir=absolute(self.embedding.cache_dir)
             ),
             index=dataclasses.replace(
-                self.index, root=absolute(self.index.root), corpus=absolute(self.index.corpus)
+                self.index,
+                root=absolute(self.index.root),
+                corpus=absolute(self.index.corpus),
+                uploads=absolute(self.index.uploads),
             ),
         )
 

@@ -35,8 +35,8 @@ class Pipeline:
         self.config = config
         self.embedder = embedder if embedder is not None else Embedder(config.embedding)
         self.answerer = ExtractiveAnswerer(config.answer)
-        self._index: IndexData | None = None
-        self._retriever: HybridRetriever | None = None
+        # (index, retriever) swap together, so a reader never sees a mixed pair
+        self._state: tuple[IndexData, HybridRetriever] | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -56,28 +56,36 @@ class Pipeline:
 
     @property
     def index(self) -> IndexData:
-        if self._index is None:
+        return self._current()[0]
+
+    @property
+    def loaded(self) -> bool:
+        return self._state is not None
+
+    def _current(self) -> tuple[IndexData, HybridRetriever]:
+        state = self._state
+        if state is None:
             with self._lock:
-                if self._index is None:
+                if self._state is None:
                     self._load()
-        assert self._index is not None
-        return self._index
+                state = self._state
+        assert state is not None
+        return state
 
     def _load(self) -> None:
         expected = self.builder().expected_manifest(self._dim())
         try:
             data = load_index(self.index_path, expected)
         except IndexNotFoundError:
-            corpus = Path(self.config.index.corpus)
-            if not corpus.exists():
+            sources = self.config.index.sources()
+            if not sources:
                 raise
-            self.builder().build([corpus])
+            self.builder().build(sources)
             data = load_index(self.index_path, expected)
         self._set(data)
 
     def _set(self, data: IndexData) -> None:
-        self._retriever = HybridRetriever(self.config.retrieval, data)
-        self._index = data
+        self._state = (data, HybridRetriever(self.config.retrieval, data))
 
     def reload(self) -> None:
         """Pick up an index rebuilt elsewhere; answers keep using the old one until then."""
@@ -96,8 +104,7 @@ class Pipeline:
                k: int | None = None) -> Answer:
         t0 = time.perf_counter()
         question = check_question(question, self.config.answer.max_question_chars)
-        index, retriever = self.index, self._retriever
-        assert retriever is not None
+        index, retriever = self._current()
         query = resolve_followup(question, history)
         t1 = time.perf_counter()
         vector = self.embedder.embed([query.search_text], "query")[0]

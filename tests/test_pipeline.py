@@ -106,4 +106,4 @@ def test_top_level_api_surface() -> None:
 def test_config_from_file(tmp_path: Path) -> None:
     p = Pipeline.from_config(Path(__file__).parent.parent / "configs" / "default.yaml")
     assert p.config.retrieval.top_k >= 1  # cheap: nothing is loaded yet
-    assert p._index is None
+    assert not p.loaded
