@@ -20,7 +20,8 @@ from rag.errors import (
     RagError,
 )
 
-USAGE_ERRORS = (ConfigError, InvalidQuestionError, DocumentError, EmptyCorpusError)
+USAGE_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError, InvalidQuestionError, DocumentError, EmptyCorpusError, ValueError)
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -189,6 +190,41 @@ def serve(ctx: click.Context, host: str | None, port: int | None, allow_remote: 
     from ui.app import serve as run_server
 
     run_server(config, host=host, port=port or config.ui.port)
+
+
+@main.command("eval")
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
+@click.option("--k", "ks", default="1,3,5,10", show_default=True, help="Cut-offs for recall@k.")
+@click.option("--per-context", is_flag=True, help="Ask each question against its own context only.")
+@click.option("--t2s/--no-t2s", default=None, help="Traditional→Simplified (default: on for DRCD).")
+@click.option("--corpus", multiple=True, type=click.Path(path_type=Path),
+              help="For JSONL sets: the documents to ask about (default: the configured corpus).")
+@click.pass_context
+@friendly
+def eval_command(ctx: click.Context, dataset: Path, as_json: bool, limit: int | None, ks: str,
+                 per_context: bool, t2s: bool | None, corpus: tuple[Path, ...]) -> None:
+    """Evaluate on DATASET: SQuAD-format JSON (CMRC 2018, DRCD, CAIL2019) or JSONL."""
+    from rag.evaluation.datasets import load_dataset
+    from rag.evaluation.runner import evaluate
+
+    try:
+        cutoffs = sorted({int(k) for k in ks.split(",") if k.strip()})
+    except ValueError as exc:
+        raise click.BadParameter(f"{ks!r}: expected comma-separated integers such as 1,3,5,10") from exc
+    data = load_dataset(dataset, t2s=t2s)
+    result = evaluate(data, _config(ctx), ks=cutoffs, limit=limit, per_context=per_context,
+                      corpus=corpus)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    click.echo(f"{result['dataset']}: {result['n']} questions"
+               + (" (per context)" if per_context else ""))
+    for section in ("retrieval", "answer", "citation", "refusal", "latency_ms", "build"):
+        click.echo(f"  {section:<10} " + "  ".join(f"{k}={v}" for k, v in result[section].items()))
+    for mode, values in result["retrieval_by_mode"].items():
+        click.echo(f"  {mode:<10} " + "  ".join(f"{k}={v}" for k, v in values.items()))
 
 
 if __name__ == "__main__":  # pragma: no cover

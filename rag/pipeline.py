@@ -24,7 +24,7 @@ from rag.errors import IndexNotFoundError
 from rag.index.builder import BuildReport, IndexBuilder, Progress
 from rag.index.store import IndexData, load_index
 from rag.question import check_question, previous_answers, resolve_followup
-from rag.retrieve import HybridRetriever
+from rag.retrieve import HybridRetriever, Ranked
 from rag.types import Answer
 
 STREAM_STEP = 6  # characters added per streamed update
@@ -99,7 +99,22 @@ class Pipeline:
         self.reload()
         return report
 
+    def with_index(self, data: IndexData) -> Pipeline:
+        """A pipeline sharing this one's models but answering from `data`."""
+        other = Pipeline(self.config, embedder=self.embedder)
+        other._set(data)
+        return other
+
     # -- answering ------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None,
+                 history: Sequence[Any] | None = None) -> Ranked:
+        """Just the retrieval step: dense, lexical and fused rankings."""
+        question = check_question(question, self.config.answer.max_question_chars)
+        _, retriever = self._current()
+        query = resolve_followup(question, history)
+        vector = self.embedder.embed([query.search_text], "query")[0]
+        return retriever.search(query.search_text, vector, k or self.config.retrieval.top_k)
+
     def answer(self, question: str, history: Sequence[Any] | None = None,
                k: int | None = None) -> Answer:
         t0 = time.perf_counter()

@@ -19,8 +19,11 @@ import numpy as np
 
 from rag.config import AnswerConfig
 from rag.index.store import IndexData
-from rag.question import Query, content_terms, is_ordinal, type_mismatch
+from rag.question import Query, content_terms, title_next_to_subject, type_mismatch
 from rag.types import Answer, Citation, Passage, Sentence
+
+
+TITLE_BONUS = 0.1  # 省委书记刘家义 answers 刘家义担任什么职务 better than any sentence naming him
 
 
 @dataclass(frozen=True)
@@ -47,33 +50,49 @@ class ExtractiveAnswerer:
         c = self.config
         terms = content_terms(query.text)
         if query.is_followup:
-            terms += [t for t in content_terms(query.search_text) if t not in terms]
-        # an ordinal cue (七是 for 第七点) pins the answer down, so it weighs triple
-        weights = {t: index.lexical.idf(t) * (3.0 if is_ordinal(t) else 1.0) for t in terms}
-        total = sum(weights.values())
+            for t, w in content_terms(query.search_text).items():
+                terms.setdefault(t, w)
         rows: dict[int, str] = {}
         for p in passages:
             for row in index.chunk_sentence_rows(p.chunk):
                 rows.setdefault(row, p.chunk.id)
         if not rows:
             return []
-        order = list(rows)
         # A follow-up ("他还强调了什么？") may be answered deep inside the paragraph
         # that the previous answer came from, so its context reaches further back.
         reach = 6 if query.is_followup else 1
-        dense = index.sentence_vectors[order] @ query_vector.astype(np.float32)
+        order = [r for r in rows if index.sentences[r].text not in exclude
+                 and not type_mismatch(query.text, index.sentences[r].text)]
+        own = {r: index.sentences[r].text.lower() for r in order}
+        before = {r: self._window(index, r, reach) for r in order}
+        weights = self._weights(terms, index, list(own.values()))
+        total = sum(weights.values())
+        dense = index.sentence_vectors[order] @ query_vector.astype(np.float32) if order else []
         scored = []
-        for row, d in zip(order, dense.tolist(), strict=True):
+        for row, d in zip(order, np.asarray(dense).tolist(), strict=True):
             sentence = index.sentences[row]
-            if sentence.text in exclude or type_mismatch(query.text, sentence.text):
-                continue
-            window = self._window(index, row, reach)
-            found = sum(w for t, w in weights.items() if t in window)
+            # words in the sentence itself count fully, words only in the sentence
+            # before it count half (it may say who or what "it" is)
+            found = sum(w if t in own[row] else 0.5 * w for t, w in weights.items() if t in before[row])
             lexical = found / total if total else 0.0
             s = c.sentence_weight_dense * d + c.sentence_weight_lexical * lexical
+            if title_next_to_subject(query.text, sentence.text):
+                s += TITLE_BONUS
             scored.append(Scored(row, sentence, rows[row], s, d, lexical))
         scored.sort(key=lambda x: -x.score)
         return scored
+
+    @staticmethod
+    def _weights(terms: dict[str, float], index: IndexData, texts: list[str]) -> dict[str, float]:
+        """Corpus IDF, sharpened by rarity among the candidates: a word in every
+        candidate sentence (usually the topic's name) says little about which one answers."""
+        n = len(texts)
+        weights = {}
+        for t, mult in terms.items():
+            df = sum(t in x for x in texts)
+            local = np.log((n + 1) / (df + 1)) + 1.0
+            weights[t] = index.lexical.idf(t) * mult * local
+        return weights
 
     @staticmethod
     def _window(index: IndexData, row: int, reach: int) -> str:

@@ -1,0 +1,1 @@
+"""`rag eval`: retrieval, answer, citation, refusal and latency metrics on QA sets."""

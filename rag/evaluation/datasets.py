@@ -1,0 +1,135 @@
+"""Load QA sets: SQuAD-format JSON (CMRC 2018, DRCD, CAIL2019) or JSONL.
+
+Every context becomes one Document; every question keeps its reference answers
+and, where given, the character span of each inside its context. A question
+whose references are all empty is unanswerable; YES/NO answers (answer_start -1)
+have no span.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.types import Document
+
+
+class DatasetError(RagError, ValueError):
+    """The file is not a supported QA dataset."""
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answers: list[str]  # non-empty reference texts
+    spans: list[tuple[int, int]]  # character spans in the context, where known
+    doc_id: str | None  # the context's document, when the set has contexts
+    answerable: bool
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    documents: list[Document]
+    questions: list[Question]
+    no_span: int  # answerable questions without a usable span (YES/NO, missing offsets)
+
+
+def load_dataset(path: Path, *, t2s: bool | None = None) -> Dataset:
+    """`t2s` converts Traditional to Simplified Chinese; default: on for DRCD files."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    if t2s is None:
+        t2s = "drcd" in path.name.lower()
+    convert = _converter() if t2s else (lambda s: s)
+    if path.suffix.lower() == ".jsonl":
+        return _load_jsonl(path, convert)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{path}: not JSON ({exc}); expected SQuAD-format JSON "
+                           "{data: [{paragraphs: [{context, qas}]}]} or JSONL") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise DatasetError(f"{path}: expected SQuAD-format JSON with a top-level 'data' list "
+                           "of {paragraphs: [{context, qas: [{question, answers}]}]}")
+    return _load_squad(path, data["data"], convert)
+
+
+def _converter():
+    try:
+        from opencc import OpenCC
+    except ImportError as exc:  # pragma: no cover - listed in the eval extra
+        raise DatasetError("Traditional→Simplified conversion needs opencc: "
+                           "pip install opencc-python-reimplemented") from exc
+    return OpenCC("t2s").convert
+
+
+def _load_squad(path: Path, articles: list, convert) -> Dataset:
+    documents: dict[str, Document] = {}
+    questions: list[Question] = []
+    no_span = 0
+    for a_i, article in enumerate(articles):
+        for p_i, para in enumerate(article.get("paragraphs", []) if isinstance(article, dict) else []):
+            if "context" not in para or "qas" not in para:
+                raise DatasetError(f"{path}: paragraph {a_i}/{p_i} lacks 'context' or 'qas'")
+            raw = para["context"]
+            context = convert(raw)
+            doc = Document.from_text(context, f"{path.name}#{para.get('id', f'{a_i}-{p_i}')}")
+            documents.setdefault(doc.id, doc)
+            for qa in para["qas"]:
+                refs = [r for r in qa.get("answers", []) if isinstance(r, dict)]
+                texts = [convert(r.get("text", "")) for r in refs if r.get("text", "").strip()]
+                spans = []
+                for r in refs:
+                    start, text = r.get("answer_start", -1), convert(r.get("text", ""))
+                    if isinstance(start, int) and start >= 0 and text:
+                        spans.append(_locate(context, text, start))
+                spans = [s for s in spans if s is not None]
+                answerable = bool(texts)
+                if answerable and not spans:
+                    no_span += 1
+                questions.append(Question(str(qa.get("id", len(questions))), convert(qa["question"]),
+                                          texts, spans, doc.id, answerable))
+    if not questions:
+        raise DatasetError(f"{path}: no questions found")
+    return Dataset(path.stem, list(documents.values()), questions, no_span)
+
+
+def _locate(context: str, text: str, start: int) -> tuple[int, int] | None:
+    """The span of `text` at or nearest to `start` (conversion may shift offsets)."""
+    if context[start : start + len(text)] == text:
+        return (start, start + len(text))
+    hits = [i for i in _find_all(context, text)]
+    if not hits:
+        return None
+    best = min(hits, key=lambda i: abs(i - start))
+    return (best, best + len(text))
+
+
+def _find_all(haystack: str, needle: str):
+    i = haystack.find(needle)
+    while i >= 0:
+        yield i
+        i = haystack.find(needle, i + 1)
+
+
+def _load_jsonl(path: Path, convert) -> Dataset:
+    questions = []
+    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            q, answers = convert(row["question"]), [convert(a) for a in row.get("answers", []) if a]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DatasetError(f"{path}:{n}: expected a JSON object "
+                               '{"question": ..., "answers": [...], "answerable": true|false}') from exc
+        answerable = bool(row.get("answerable", bool(answers)))
+        questions.append(Question(str(row.get("id", n)), q, answers, [], None, answerable))
+    if not questions:
+        raise DatasetError(f"{path}: no questions found")
+    return Dataset(path.stem, [], questions, 0)

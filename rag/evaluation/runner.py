@@ -1,0 +1,146 @@
+"""Run a dataset through the same Pipeline the chat page uses, and score it.
+
+1. Build a temporary index over the dataset's contexts (one document each).
+2. Ask every question; time each answer end to end.
+3. Rank chunks for retrieval metrics: a chunk is relevant when it holds a gold
+   answer span, matched by character offsets.
+4. Score answers (hit, EM, F1), citations, refusals and latency.
+With `per_context`, each question is asked against an index of its own context only.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.config import Config
+from rag.embed import Embedder, TextEmbedder
+from rag.errors import InvalidQuestionError
+from rag.evaluation import metrics as m
+from rag.evaluation.datasets import Dataset, Question
+from rag.index.builder import IndexBuilder
+from rag.index.view import subset
+from rag.pipeline import Pipeline
+from rag.types import Chunk
+
+MODES = ("hybrid", "dense", "lexical")
+
+
+@dataclass
+class _Tally:
+    ranks: dict[str, list[int | None]] = field(default_factory=lambda: {k: [] for k in MODES})
+    hit: list[float] = field(default_factory=list)
+    em: list[float] = field(default_factory=list)
+    f1: list[float] = field(default_factory=list)
+    chars: list[int] = field(default_factory=list)
+    cited: list[float] = field(default_factory=list)
+    refused_answerable: list[bool] = field(default_factory=list)
+    refused_unanswerable: list[bool] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)
+
+
+def evaluate(dataset: Dataset, config: Config, *, embedder: TextEmbedder | None = None,
+             ks: Sequence[int] = (1, 3, 5, 10), limit: int | None = None, per_context: bool = False,
+             corpus: Sequence[Path] = (), progress: bool = True) -> dict[str, Any]:
+    embedder = embedder or Embedder(config.embedding)
+    questions = dataset.questions[:limit] if limit else dataset.questions
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        cfg = config.replace(index={"root": tmp, "name": "eval"})
+        builder = IndexBuilder(cfg, embedder, dim=embedder.dim)  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        if dataset.documents:
+            wanted = {q.doc_id for q in questions}
+            report = builder.build_documents([d for d in dataset.documents if d.id in wanted])
+        else:  # a JSONL set asks about a corpus of the user's
+            report = builder.build(list(corpus) or config.index.sources())
+        build_s = time.perf_counter() - started
+        pipeline = Pipeline(cfg, embedder=embedder)
+        tally = _Tally()
+        views: dict[str, Pipeline] = {}
+        bar = _bar(len(questions), progress)
+        for q in questions:
+            p = pipeline
+            if per_context and q.doc_id:
+                if q.doc_id not in views:
+                    views.clear()  # questions of one context come together; keep memory flat
+                    views[q.doc_id] = pipeline.with_index(subset(pipeline.index, [q.doc_id]))
+                p = views[q.doc_id]
+            _ask(p, q, tally, max(ks))
+            bar.update(1)
+        bar.close()
+    return _summary(tally, ks, len(questions), dataset, build_s, report.embedded_tokens, per_context)
+
+
+def _ask(p: Pipeline, q: Question, t: _Tally, depth: int) -> None:
+    started = time.perf_counter()
+    try:
+        answer = p.answer(q.question)
+    except InvalidQuestionError:
+        (t.refused_answerable if q.answerable else t.refused_unanswerable).append(True)
+        return
+    t.latency_ms.append((time.perf_counter() - started) * 1e3)
+    if not q.answerable:
+        t.refused_unanswerable.append(answer.refused)
+        return
+    t.refused_answerable.append(answer.refused)
+    text = m.strip_markers(answer.text) if not answer.refused else ""
+    t.hit.append(m.hit(text, q.answers))
+    t.em.append(m.exact_match(text, q.answers))
+    t.f1.append(m.f1(text, q.answers))
+    if not answer.refused:
+        t.chars.append(len(text))
+        t.cited.append(float(any(m.hit(c.text, q.answers) for c in answer.citations)))
+    if q.spans and q.doc_id:
+        ranked = p.retrieve(q.question, k=depth)
+        chunks = p.index.chunks
+        lists = {"hybrid": [x.chunk for x in ranked.fused], "dense": [chunks[i] for i in ranked.dense],
+                 "lexical": [chunks[i] for i in ranked.lexical]}
+        for mode, ranked_chunks in lists.items():
+            rel = [_holds_answer(c, q) for c in ranked_chunks[:depth]]
+            t.ranks[mode].append(m.first_relevant_rank(rel))
+
+
+def _holds_answer(chunk: Chunk, q: Question) -> bool:
+    return chunk.doc_id == q.doc_id and any(chunk.start <= s and e <= chunk.end for s, e in q.spans)
+
+
+def _summary(t: _Tally, ks: Sequence[int], n: int, dataset: Dataset, build_s: float, tokens: int,
+             per_context: bool) -> dict[str, Any]:
+    def mean(xs: Sequence[float]) -> float:
+        return round(sum(xs) / len(xs), 4) if xs else 0.0
+
+    def retrieval(mode: str) -> dict[str, float]:
+        ranks = t.ranks[mode]
+        out = {f"recall@{k}": round(m.recall_at(ranks, k), 4) for k in sorted(set(ks) | {1, 5, 10})}
+        out["mrr@10"] = round(m.mrr_at(ranks, 10), 4)
+        return out
+
+    return {
+        "dataset": dataset.name,
+        "n": n,
+        "per_context": per_context,
+        "retrieval": retrieval("hybrid"),
+        "retrieval_by_mode": {mode: retrieval(mode) for mode in MODES},
+        "answer": {"hit": mean(t.hit), "em": mean(t.em), "f1": mean(t.f1), "avg_chars": mean(t.chars)},
+        "citation": {"precision": mean(t.cited)},
+        "refusal": {"unanswerable_refused": mean(t.refused_unanswerable),
+                    "answerable_refused": mean(t.refused_answerable),
+                    "unanswerable": len(t.refused_unanswerable), "answerable": len(t.refused_answerable)},
+        "latency_ms": {"p50": round(m.percentile(t.latency_ms, 50), 2),
+                       "p95": round(m.percentile(t.latency_ms, 95), 2)},
+        "build": {"seconds": round(build_s, 2), "tokens_per_s": round(tokens / build_s, 1) if build_s else 0.0},
+        "counts": {"retrieval_scored": len(t.ranks["hybrid"]), "no_span": dataset.no_span},
+    }
+
+
+def _bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="questions", unit="q", disable=not enabled)
+
+
+__all__ = ["evaluate"]

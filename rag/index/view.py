@@ -1,0 +1,33 @@
+"""An in-memory index restricted to some documents, made without re-embedding."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+
+from rag.index.dense import build_faiss
+from rag.index.lexical import LexicalIndex
+from rag.index.store import IndexData
+
+
+def subset(index: IndexData, doc_ids: Collection[str]) -> IndexData:
+    """The part of `index` holding only `doc_ids`: its own FAISS and its own BM25 statistics."""
+    wanted = set(doc_ids)
+    rows = [i for i, c in enumerate(index.chunks) if c.doc_id in wanted]
+    sent_rows = [i for i, s in enumerate(index.sentences) if s.doc_id in wanted]
+    tokens = [index.chunk_tokens[i] for i in rows]
+    vectors = index.chunk_vectors[rows] if rows else np.zeros((0, index.chunk_vectors.shape[1]), np.float32)
+    method = index.lexical.method
+    return IndexData(
+        manifest={**index.manifest, "documents": [d for d in index.manifest.get("documents", [])
+                                                  if d["id"] in wanted]},
+        documents={k: v for k, v in index.documents.items() if k in wanted},
+        sentences=[index.sentences[i] for i in sent_rows],
+        chunks=[index.chunks[i] for i in rows],
+        chunk_tokens=tokens,
+        chunk_vectors=vectors,
+        sentence_vectors=index.sentence_vectors[sent_rows],
+        dense=build_faiss(vectors, "flat"),
+        lexical=LexicalIndex(method).build(tokens),
+    )
