@@ -36,7 +36,7 @@ class EmbeddingConfig:
 
 @dataclass(frozen=True)
 class ChunkingConfig:
-    chunk_chars: int = 200
+    chunk_chars: int = 500
     overlap_sentences: int = 1
     max_sentence_chars: int = 200
 
@@ -67,20 +67,20 @@ class RetrievalConfig:
     top_k: int = 5
     dense_k: int = 30
     lexical_k: int = 30
-    rrf_k: int = 60
-    dense_weight: float = 1.0
+    rrf_k: int = 10
+    dense_weight: float = 0.7
     lexical_weight: float = 1.0
     reranker: str | None = None
 
 
 @dataclass(frozen=True)
 class AnswerConfig:
-    candidate_passages: int = 8
+    candidate_passages: int = 4
     max_sentences: int = 3
     max_question_chars: int = 500
     sentence_weight_dense: float = 0.7
     sentence_weight_lexical: float = 0.3
-    refuse_below: float = 0.775
+    refuse_below: float = 0.73
     keep_ratio: float = 0.9
     refusal_text: str = "文中没有提到相关内容。"
 

@@ -11,6 +11,8 @@ and the config's corpus folder does, it is built from there first.
 from __future__ import annotations
 
 import dataclasses
+import html
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -153,12 +155,11 @@ class Pipeline:
 
 
 def _given_before(history: Sequence[Any] | None) -> set[str]:
-    """Sentences quoted in earlier answers (without their [n] markers)."""
-    import re
-
+    """Sentences quoted in earlier answers, without [n] markers or page markup."""
     given: set[str] = set()
     for text in previous_answers(history):
-        given.update(p for p in re.split(r"\[\d+\]", text) if p.strip())
+        plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+        given.update(p.strip() for p in re.split(r"\[\d+\]", plain) if p.strip())
     return given
 
 

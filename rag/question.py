@@ -37,7 +37,9 @@ _TITLE_Q = re.compile(r"什么职务|职务是什么|什么职位|职位是什�
 _TITLE_A = re.compile(r"书记|省长|市长|县长|区长|镇长|部长|主任|厅长|局长|主席|总理|委员|常委|经理|"
                       r"董事长|总裁|校长|院长|处长|科长|主编|秘书长|司令|总统|首相|大使|教授")
 # a count: Arabic digits, or a Chinese numeral followed by a measure word
-_COUNT_A = re.compile(r"[0-9０-９]|[零〇两一二三四五六七八九十百千万亿]+\s*(?:" + "|".join(_UNITS) + r"|%|倍)")
+_COUNT_A = re.compile(
+    r"[0-9０-９]|[零〇两一二三四五六七八九十百千万亿]+\s*(?:" + "|".join(_UNITS) + r"|%|倍)"
+)
 _NUM = "[0-9０-９零〇一二三四五六七八九十百千万亿两多余几数]"
 _TIME_Q = re.compile(r"什么时候|何时|哪天|哪一天|日期|时间|哪年|哪一年|几月|几号|几日")
 _TIME_A = re.compile(

@@ -174,3 +174,17 @@ def test_sigkill_mid_build_keeps_the_old_index_and_resumes(config: Config, embed
     assert report.resumed, "an interrupted build should resume, not start over"
     assert report.documents == 62
     assert not list(resume.glob(".resume-*"))  # cleaned after success
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_other_faiss_kinds_find_the_same_best_chunk(kind: str) -> None:
+    from rag.index.dense import build_faiss, search_faiss
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(500, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = build_faiss(vectors, kind, nlist=8, hnsw_m=16)  # type: ignore[arg-type]
+    ids, scores = search_faiss(index, vectors[42], 3)
+    assert ids[0] == 42 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(ValueError, match="valid: flat, ivf, hnsw"):
+        build_faiss(vectors, "tree")  # type: ignore[arg-type]

@@ -107,3 +107,13 @@ def test_config_from_file(tmp_path: Path) -> None:
     p = Pipeline.from_config(Path(__file__).parent.parent / "configs" / "default.yaml")
     assert p.config.retrieval.top_k >= 1  # cheap: nothing is loaded yet
     assert not p.loaded
+
+
+def test_follow_up_with_page_markup_in_history(pipeline: Pipeline) -> None:
+    from ui.render import chat_text
+
+    first = pipeline.answer("刘家义强调了什么？")
+    history = [{"role": "user", "content": "刘家义强调了什么？"},
+               {"role": "assistant", "content": chat_text(first.text, first)}]
+    follow = pipeline.answer("他还强调了什么？", history=history)
+    assert set(c.text for c in follow.citations).isdisjoint(c.text for c in first.citations)

@@ -22,7 +22,6 @@ from rag.index.store import IndexData
 from rag.question import Query, content_terms, title_next_to_subject, type_mismatch
 from rag.types import Answer, Citation, Passage, Sentence
 
-
 TITLE_BONUS = 0.1  # 省委书记刘家义 answers 刘家义担任什么职务 better than any sentence naming him
 
 

@@ -132,7 +132,8 @@ def _summary(t: _Tally, ks: Sequence[int], n: int, dataset: Dataset, build_s: fl
                     "unanswerable": len(t.refused_unanswerable), "answerable": len(t.refused_answerable)},
         "latency_ms": {"p50": round(m.percentile(t.latency_ms, 50), 2),
                        "p95": round(m.percentile(t.latency_ms, 95), 2)},
-        "build": {"seconds": round(build_s, 2), "tokens_per_s": round(tokens / build_s, 1) if build_s else 0.0},
+        "build": {"seconds": round(build_s, 2),
+                  "tokens_per_s": round(tokens / build_s, 1) if build_s else 0.0},
         "counts": {"retrieval_scored": len(t.ranks["hybrid"]), "no_span": dataset.no_span},
     }
 

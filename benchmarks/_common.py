@@ -1,0 +1,50 @@
+"""Helpers shared by the benchmark scripts: machine facts, timing, report writing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = ROOT / "benchmarks" / "reports"
+EVAL = ROOT.parent / "shared" / "eval"
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return (f"{os.cpu_count()} cores, {cpu}; torch {torch.__version__} with "
+            f"{torch.get_num_threads()} threads; Python {platform.python_version()}; "
+            f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
+
+
+def timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, list[float]]:
+    """Median wall seconds over `repeat` runs, and all runs."""
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs), runs
+
+
+def write_report(name: str, text: str) -> Path:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    path = REPORTS / name
+    path.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"\nwritten to {path}")
+    return path
