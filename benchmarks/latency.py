@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from _common import ROOT, machine, write_report  # noqa: E402
 
-import rag  # noqa: E402
+
 from rag.index.dense import search_faiss  # noqa: E402
 from rag.pipeline import default_pipeline  # noqa: E402
 
@@ -40,7 +40,7 @@ def main() -> None:
                  (ROOT / "tests" / "data" / "article_qa.jsonl").read_text("utf-8").splitlines() if line]
     pipeline = default_pipeline()
     for q in questions:  # warm-up: model loaded, index built/loaded, jieba initialized
-        rag.answer(q)
+        pipeline.answer(q)
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
     wall: list[float] = []
     baseline: list[float] = []
@@ -48,7 +48,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for q in questions:
             t = time.perf_counter()
-            a = rag.answer(q)
+            a = pipeline.answer(q)
             wall.append((time.perf_counter() - t) * 1e3)
             for s in STAGES:
                 stages[s].append(a.timings_ms[s])

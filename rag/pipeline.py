@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answer.extractive import ExtractiveAnswerer
+from rag.answerers.extractive import ExtractiveAnswerer
 from rag.config import Config
 from rag.embed import Embedder, TextEmbedder
 from rag.errors import IndexNotFoundError
