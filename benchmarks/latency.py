@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from _common import ROOT, machine, write_report  # noqa: E402
 
-
 from rag.index.dense import search_faiss  # noqa: E402
 from rag.pipeline import default_pipeline  # noqa: E402
 

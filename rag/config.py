@@ -86,6 +86,19 @@ class AnswerConfig:
 
 
 @dataclass(frozen=True)
+class GenerationConfig:
+    backend: Literal["extractive", "transformers", "openai"] = "extractive"
+    model: str | None = None  # transformers: folder or cached HF id; openai: the served model name
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 = greedy
+    base_url: str | None = None  # openai: e.g. http://127.0.0.1:8000/v1
+    api_key: str | None = None  # openai: or the OPENAI_API_KEY environment variable
+    timeout_s: float = 60.0
+    support_threshold: float = 0.35  # share of a claim's bigrams passage n must hold
+
+
+@dataclass(frozen=True)
 class UIConfig:
     host: str = "127.0.0.1"
     port: int = 7860
@@ -101,6 +114,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
     ui: UIConfig = field(default_factory=UIConfig)
     source: str = "<defaults>"
 

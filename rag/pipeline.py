@@ -23,9 +23,12 @@ from rag.answerers.extractive import ExtractiveAnswerer
 from rag.config import Config
 from rag.embed import Embedder, TextEmbedder
 from rag.errors import IndexNotFoundError
+from rag.generators import ChatGenerator, make_generator
+from rag.generators.prompt import REFUSAL
+from rag.generators.verify import verify
 from rag.index.builder import BuildReport, IndexBuilder, Progress
 from rag.index.store import IndexData, load_index
-from rag.question import check_question, previous_answers, resolve_followup
+from rag.question import Query, check_question, previous_answers, resolve_followup
 from rag.retrieve import HybridRetriever, Ranked
 from rag.types import Answer
 
@@ -37,6 +40,7 @@ class Pipeline:
         self.config = config
         self.embedder = embedder if embedder is not None else Embedder(config.embedding)
         self.answerer = ExtractiveAnswerer(config.answer)
+        self.generator = make_generator(config)  # cheap: models load on first use
         # (index, retriever) swap together, so a reader never sees a mixed pair
         self._state: tuple[IndexData, HybridRetriever] | None = None
         self._lock = threading.Lock()
@@ -104,6 +108,7 @@ class Pipeline:
     def with_index(self, data: IndexData) -> Pipeline:
         """A pipeline sharing this one's models but answering from `data`."""
         other = Pipeline(self.config, embedder=self.embedder)
+        other.generator = self.generator
         other._set(data)
         return other
 
@@ -117,12 +122,15 @@ class Pipeline:
         vector = self.embedder.embed([query.search_text], "query")[0]
         return retriever.search(query.search_text, vector, k or self.config.retrieval.top_k)
 
-    def answer(self, question: str, history: Sequence[Any] | None = None,
-               k: int | None = None) -> Answer:
+    def _decide(self, question: str, history: Sequence[Any] | None,
+                k: int | None) -> tuple[Query, IndexData, Ranked, Answer]:
+        """Retrieve, and answer extractively; that answer also decides refusal."""
         t0 = time.perf_counter()
         question = check_question(question, self.config.answer.max_question_chars)
         index, retriever = self._current()
         query = resolve_followup(question, history)
+        if query.is_followup and isinstance(self.generator, ChatGenerator):
+            query = dataclasses.replace(query, search_text=self.generator.rewrite(question, history))
         t1 = time.perf_counter()
         vector = self.embedder.embed([query.search_text], "query")[0]
         t2 = time.perf_counter()
@@ -136,7 +144,17 @@ class Pipeline:
         answer.timings_ms.update(check=(t1 - t0) * 1e3, embed=(t2 - t1) * 1e3,
                                  retrieve=(t3 - t2) * 1e3, answer=(t4 - t3) * 1e3,
                                  total=(t4 - t0) * 1e3)
-        return answer
+        return query, index, ranked, answer
+
+    def answer(self, question: str, history: Sequence[Any] | None = None,
+               k: int | None = None) -> Answer:
+        if self.generator is None:
+            return self._decide(question, history, k)[3]
+        final: Answer | None = None
+        for final, _ in self.stream_answer(question, history, k):
+            pass
+        assert final is not None
+        return final
 
     def stream(self, question: str, history: Sequence[Any] | None = None,
                k: int | None = None) -> Iterator[str]:
@@ -146,12 +164,28 @@ class Pipeline:
 
     def stream_answer(self, question: str, history: Sequence[Any] | None = None,
                       k: int | None = None) -> Iterator[tuple[Answer, str]]:
-        """Like stream, with the final Answer alongside each piece of text."""
-        answer = self.answer(question, history, k)
-        text = answer.text
-        for end in range(STREAM_STEP, len(text), STREAM_STEP):
-            yield answer, text[:end]
-        yield answer, text
+        """Like stream, with the Answer so far alongside each text; the last one is final."""
+        query, index, _, extractive = self._decide(question, history, k)
+        if self.generator is None or extractive.refused:  # never call the LLM to refuse
+            text = extractive.text
+            for end in range(STREAM_STEP, len(text), STREAM_STEP):
+                yield extractive, text[:end]
+            yield extractive, text
+            return
+        passages = extractive.passages
+        partial = dataclasses.replace(extractive, text="", citations=[])
+        text = ""
+        started = time.perf_counter()
+        for piece in self.generator.stream(query.text, passages, history):
+            text += piece
+            yield partial, text
+        verified, citations = verify(text, passages, index, self.config.generation.support_threshold)
+        if REFUSAL in verified or not citations:  # the model refused, or cited nothing it could back
+            final = dataclasses.replace(extractive, text=REFUSAL, refused=True, citations=[])
+        else:
+            final = dataclasses.replace(extractive, text=verified, refused=False, citations=citations)
+        final.timings_ms["generate"] = (time.perf_counter() - started) * 1e3
+        yield final, final.text
 
 
 def _given_before(history: Sequence[Any] | None) -> set[str]:
