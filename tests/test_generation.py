@@ -142,7 +142,8 @@ def sse_server() -> Iterator[str]:
     server.shutdown()
 
 
-def test_openai_generator_against_a_real_sse_server(article_config: Config, embedder, sse_server: str) -> None:
+def test_openai_generator_against_a_real_sse_server(article_config: Config, embedder,
+                                                    sse_server: str) -> None:
     config = article_config.replace(generation={"backend": "openai", "model": "qwen",
                                                 "base_url": sse_server, "api_key": "sk-test"})
     p = Pipeline(config, embedder=embedder)
