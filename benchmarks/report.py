@@ -1,0 +1,257 @@
+"""The benchmark report: quality, build throughput, query latency and memory, in ONE run.
+
+    .venv/bin/python benchmarks/report.py [--skip-drcd]
+
+Writes benchmarks/REPORT.md and benchmarks/reports/report.png. Every number in
+the report is measured by this run, on this machine, side by side with its baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from _common import EVAL, REPORTS, ROOT, machine  # noqa: E402
+from retrieval import fixed_windows, recall  # noqa: E402
+
+from rag.chunking import Chunker  # noqa: E402
+from rag.config import Config  # noqa: E402
+from rag.embed import Embedder  # noqa: E402
+from rag.evaluation.datasets import load_dataset  # noqa: E402
+from rag.index.dense import build_faiss, search_faiss  # noqa: E402
+from rag.index.lexical import LexicalIndex, tokenize  # noqa: E402
+from rag.pipeline import Pipeline  # noqa: E402
+
+
+def quality(name: str, embedder: Embedder, config: Config) -> dict[str, dict[str, float]]:
+    ds = load_dataset(EVAL / name)
+    qs = [q for q in ds.questions if q.question.strip() and q.spans]
+    qv = embedder.embed([q.question for q in qs], "query")
+    r = config.retrieval
+
+    def ranks(chunks, order_fn) -> list[int | None]:
+        out = []
+        for i, q in enumerate(qs):
+            rank = None
+            for pos, c in enumerate(order_fn(i, q), start=1):
+                ch = chunks[c]
+                if ch.doc_id == q.doc_id and any(ch.start <= s and e <= ch.end for s, e in q.spans):
+                    rank = pos
+                    break
+            out.append(rank)
+        return out
+
+    chunker = Chunker(config.chunking)
+    chunks = [c for d in ds.documents for c in chunker.chunk(d)]
+    dense = build_faiss(embedder.embed([c.text for c in chunks], "passage"), "flat")
+    lex = LexicalIndex(config.index.lexical_tokenizer).build(
+        [tokenize(c.text, config.index.lexical_tokenizer) for c in chunks])
+
+    def hybrid(i, q):
+        score: dict[int, float] = {}
+        for pos, c in enumerate(search_faiss(dense, qv[i], r.dense_k)[0].tolist(), 1):
+            score[c] = score.get(c, 0) + r.dense_weight / (r.rrf_k + pos)
+        for pos, c in enumerate(lex.search(q.question, r.lexical_k)[0].tolist(), 1):
+            score[c] = score.get(c, 0) + r.lexical_weight / (r.rrf_k + pos)
+        return sorted(score, key=lambda c: -score[c])
+
+    naive = [c for d in ds.documents for c in fixed_windows(d)]
+    naive_dense = build_faiss(embedder.embed([c.text for c in naive], "passage"), "flat")
+    results = {
+        "ours (hybrid)": ranks(chunks, hybrid),
+        "BM25 only": ranks(chunks, lambda i, q: lex.search(q.question, 30)[0].tolist()),
+        "dense only": ranks(chunks, lambda i, q: search_faiss(dense, qv[i], 30)[0].tolist()),
+        "naive 500-char, dense": ranks(naive, lambda i, q: search_faiss(naive_dense, qv[i], 30)[0].tolist()),
+    }
+    return {k: {"recall@1": recall(v, 1), "recall@5": recall(v, 5), "recall@10": recall(v, 10)}
+            for k, v in results.items()}
+
+
+def peak_gflops(n: int = 2048, repeat: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        torch.mm(a, b)
+        runs.append(time.perf_counter() - t)
+    return 2 * n**3 / statistics.median(runs) / 1e9
+
+
+def flops_per_token(h: int = 384, layers: int = 12, ff: int = 1536, seq: float = 128.0) -> float:
+    """Matmul FLOPs of one BERT-style token: projections, FFN, and attention at length `seq`."""
+    return layers * (2 * (4 * h * h + 2 * h * ff) + 4 * seq * h)
+
+
+def throughput(embedder: Embedder, config: Config) -> dict[str, float]:
+    """The index build's embedding work (CMRC chunks + sentences), ours vs plain eager torch."""
+    ds = load_dataset(EVAL / "cmrc2018_trial.json")
+    chunker = Chunker(config.chunking)
+    texts = []
+    for d in ds.documents[:80]:
+        sents = chunker.sentences(d)
+        texts += [c.text for c in chunker.chunk(d, sents)] + [s.text for s in sents]
+    prompt = config.embedding.passage_prompt
+    model = embedder.model
+    tok = model.tokenizer
+    lengths = [min(len(ids), 512) for ids in tok([prompt + t for t in texts])["input_ids"]]
+    tokens = sum(lengths)
+    embedder.embed(texts[:16])
+    t = time.perf_counter()
+    embedder.embed(texts)
+    ours = tokens / (time.perf_counter() - t)
+    hf = model[0].auto_model  # the same weights, driven the plain way: input order, no_grad
+    t = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(texts), 32):
+            batch = tok([prompt + x for x in texts[i : i + 32]], padding=True, truncation=True,
+                        max_length=512, return_tensors="pt")
+            out = hf(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1)
+            torch.nn.functional.normalize((out * mask).sum(1) / mask.sum(1), dim=-1)
+    eager = tokens / (time.perf_counter() - t)
+    gflops = peak_gflops()
+    mean_len = tokens / len(texts)
+    limit = gflops * 1e9 / flops_per_token(seq=float(np.mean(lengths)))
+    return {"texts": len(texts), "tokens": tokens, "mean_tokens": mean_len, "peak_gflops": gflops,
+            "limit_tokens_per_s": limit, "ours_tokens_per_s": ours, "eager_tokens_per_s": eager,
+            "ours_vs_limit": ours / limit, "eager_vs_limit": eager / limit}
+
+
+def latency(config: Config, embedder: Embedder) -> dict[str, dict[str, float]]:
+    p = Pipeline(config, embedder=embedder)
+    questions = [json.loads(x)["question"] for x in
+                 (ROOT / "tests/data/article_qa.jsonl").read_text("utf-8").splitlines() if x]
+    for q in questions:
+        p.answer(q)
+    stages: dict[str, list[float]] = {}
+    base = []
+    for _ in range(3):
+        for q in questions:
+            a = p.answer(q)
+            for k, v in a.timings_ms.items():
+                stages.setdefault(k, []).append(v)
+            t = time.perf_counter()
+            v = embedder.model.encode([q], prompt_name="query", normalize_embeddings=True)[0]
+            search_faiss(p.index.dense, v, 5)
+            base.append((time.perf_counter() - t) * 1e3)
+    stages["baseline ST+FAISS"] = base
+    return {k: {"p50": float(np.percentile(v, 50)), "p95": float(np.percentile(v, 95))}
+            for k, v in stages.items()}
+
+
+def serve_memory() -> float:
+    """Peak RSS (MB) of `rag serve` after it has answered a few questions."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        from gradio_client import Client
+
+        client = Client(url, verbose=False)
+        for q in ("全省脱贫攻坚推进会在哪里召开？", "会议由谁主持？", "菏泽的GDP是多少？"):
+            client.predict(q, [], api_name="/ask")
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        return int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def plot(q: dict, tp: dict, lat: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    names = list(next(iter(q.values())))
+    width = 0.8 / len(q)
+    for j, (ds, res) in enumerate(q.items()):
+        axes[0].bar(np.arange(len(names)) + j * width, [res[n]["recall@5"] for n in names], width, label=ds)
+    axes[0].set_xticks(np.arange(len(names)) + width * (len(q) - 1) / 2, names, rotation=15, fontsize=8)
+    axes[0].set_ylim(0.8, 1.0)
+    axes[0].set_title("chunk recall@5")
+    axes[0].legend(fontsize=8)
+    axes[1].bar(["fp32 limit", "ours", "plain eager"],
+                [tp["limit_tokens_per_s"], tp["ours_tokens_per_s"], tp["eager_tokens_per_s"]],
+                color=["grey", "tab:green", "tab:orange"])
+    axes[1].set_title("index build embedding, tokens/s")
+    keys = [k for k in ("embed", "retrieve", "answer", "total", "baseline ST+FAISS") if k in lat]
+    axes[2].bar(keys, [lat[k]["p50"] for k in keys], label="p50")
+    axes[2].bar(keys, [lat[k]["p95"] - lat[k]["p50"] for k in keys], bottom=[lat[k]["p50"] for k in keys],
+                label="p95", alpha=0.5)
+    axes[2].set_title("query latency, ms")
+    axes[2].legend(fontsize=8)
+    axes[2].tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--skip-drcd", action="store_true")
+    args = parser.parse_args()
+    config = Config.load()
+    embedder = Embedder(config.embedding)
+    sets = ["cmrc2018_trial.json"] + ([] if args.skip_drcd else ["DRCD_dev.json"])
+    q = {name.split(".")[0]: quality(name, embedder, config) for name in sets}
+    tp = throughput(embedder, config)
+    lat = latency(config, embedder)
+    mem = serve_memory()
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    plot(q, tp, lat, REPORTS / "report.png")
+    lines = ["# rag-zh benchmark report", "", f"Machine: {machine()}", "",
+             "All numbers below come from one run of `benchmarks/report.py` on this machine.", "",
+             "## 1. Retrieval quality (chunk holding the gold span)", "",
+             "| set | method | recall@1 | recall@5 | recall@10 |", "|---|---|---:|---:|---:|"]
+    for ds, res in q.items():
+        lines += [f"| {ds} | {m} | {v['recall@1']:.4f} | {v['recall@5']:.4f} | {v['recall@10']:.4f} |"
+                  for m, v in res.items()]
+    lines += ["", "## 2. Index build throughput", "",
+              f"Workload: the index build's own texts for 80 CMRC contexts ({tp['texts']} chunks and "
+              f"sentences, {tp['tokens']} tokens, {tp['mean_tokens']:.0f} per text).", "",
+              f"- peak fp32 matmul (torch, {torch.get_num_threads()} threads, 2048²): "
+              f"{tp['peak_gflops']:.1f} GFLOP/s",
+              f"- multilingual-e5-small: {flops_per_token(seq=tp['mean_tokens']) / 1e6:.1f} MFLOP/token",
+              f"- limit: {tp['limit_tokens_per_s']:,.0f} tokens/s",
+              f"- ours (sentence-transformers: length-sorted batches, inference mode): "
+              f"{tp['ours_tokens_per_s']:,.0f} tokens/s = {tp['ours_vs_limit']:.0%} of the limit",
+              f"- baseline, plain eager torch in input order: {tp['eager_tokens_per_s']:,.0f} tokens/s = "
+              f"{tp['eager_vs_limit']:.0%} of the limit "
+              f"(ours / baseline = {tp['ours_tokens_per_s'] / tp['eager_tokens_per_s']:.2f})",
+              "", "## 3. Query latency (extractive path, bundled article, warm)", "",
+              "| stage | p50 ms | p95 ms |", "|---|---:|---:|"]
+    lines += [f"| {k} | {v['p50']:.2f} | {v['p95']:.2f} |" for k, v in lat.items()]
+    lines += ["", "## 4. Memory", "",
+              f"Peak RSS of `rag serve` after answering three questions: {mem:.0f} MB (target ≤ 1,200 MB).",
+              "", "![report](reports/report.png)", ""]
+    text = "\n".join(lines)
+    (ROOT / "benchmarks" / "REPORT.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    main()
