@@ -14,6 +14,7 @@ import click
 from rag.config import Config
 from rag.errors import (
     ConfigError,
+    DatasetError,
     DocumentError,
     EmptyCorpusError,
     InvalidQuestionError,
@@ -21,7 +22,7 @@ from rag.errors import (
 )
 
 USAGE_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError, InvalidQuestionError, DocumentError, EmptyCorpusError, ValueError)
+    ConfigError, InvalidQuestionError, DocumentError, EmptyCorpusError, DatasetError)
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:

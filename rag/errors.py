@@ -47,5 +47,9 @@ class IndexMismatchError(RagError):
     """An index was built with another embedding model or chunker."""
 
 
+class DatasetError(RagError, ValueError):
+    """A file given to `rag eval` is not a supported QA dataset."""
+
+
 class GenerationError(RagError):
     """A generator (local LLM or remote server) failed."""

@@ -174,6 +174,8 @@ def test_sigkill_mid_build_keeps_the_old_index_and_resumes(config: Config, embed
     assert report.resumed, "an interrupted build should resume, not start over"
     assert report.documents == 62
     assert not list(resume.glob(".resume-*"))  # cleaned after success
+    versions = [p for p in resume.glob(f".{config.index.name}.v*") if p.is_dir()]
+    assert versions == [Path(report.path).resolve()]  # the killed build's folder was swept
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])

@@ -77,3 +77,11 @@ def test_upload_then_ask_then_remove(manager: DocumentManager, tmp_path: Path) -
     assert all(Path(d.source).name != "evil.txt" for d in manager.pipeline.index.documents.values())
     with pytest.raises(DocumentError, match="not an uploaded document"):
         manager.remove("../corpus/article.txt")
+
+
+def test_source_card_shows_the_sentence_in_trimmed_context(manager: DocumentManager) -> None:
+    answer = manager.pipeline.answer("会议由谁主持？")
+    html = sources_html(answer, manager.pipeline.index)
+    c = answer.citations[0]
+    assert f"<mark>{c.text}</mark>" in html and f"第{c.paragraph}段" in html
+    assert html.count("…") >= 1  # long passages are cut around the sentence

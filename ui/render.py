@@ -10,6 +10,7 @@ from rag.index.store import IndexData
 from rag.types import Answer, Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")
+CONTEXT_CHARS = 80  # characters of the passage shown on each side of a cited sentence
 
 
 def chat_text(text: str, answer: Answer) -> str:
@@ -43,6 +44,9 @@ def _card(c: Citation, index: IndexData | None) -> str:
     if chunk is not None and chunk.start <= c.start and c.end <= chunk.end:
         before = chunk.text[: c.start - chunk.start]
         after = chunk.text[c.end - chunk.start :]
+        # enough context to read the sentence in place, not the whole chunk
+        before = before if len(before) <= CONTEXT_CHARS else "…" + before[-CONTEXT_CHARS:]
+        after = after if len(after) <= CONTEXT_CHARS else after[:CONTEXT_CHARS] + "…"
     where = f"第{c.paragraph}段 · 第{c.sentence}句 · 字符 {c.start}–{c.end}"
     return (
         f'<details class="source" id="cite-{c.n}" open>'
@@ -79,7 +83,7 @@ CSS = """
 .sources details.source:target { outline: 2px solid var(--color-accent); }
 .sources .num { font-weight: 700; color: var(--color-accent); }
 .sources .where { color: var(--body-text-color-subdued); font-size: 0.85em; margin-left: 4px; }
-.sources .passage { line-height: 1.7; margin-top: 6px; word-break: break-all; }
+.sources .passage { line-height: 1.7; margin-top: 6px; word-break: break-all; white-space: pre-wrap; }
 .sources mark { background: #ffe58f; padding: 1px 2px; border-radius: 3px; }
 .sources-refused, .sources-empty { color: var(--body-text-color-subdued); padding: 8px; }
 a.cite { text-decoration: none; font-weight: 600; }

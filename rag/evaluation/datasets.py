@@ -12,12 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import RagError
+from rag.errors import DatasetError
 from rag.types import Document
 
-
-class DatasetError(RagError, ValueError):
-    """The file is not a supported QA dataset."""
+__all__ = ["Dataset", "DatasetError", "Question", "load_dataset"]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -121,6 +122,7 @@ class IndexBuilder:
                 + "; no index was written"
             )
         with self._lock():
+            self._sweep()
             data = self._assemble(list(unique.values()), report, progress)
             self.link.parent.mkdir(parents=True, exist_ok=True)
             folder = Path(tempfile.mkdtemp(prefix=f".{self.link.name}.v{int(time.time())}-",
@@ -188,11 +190,9 @@ class IndexBuilder:
         base = old.sentence_offset[doc.id]
         sentences = [s for s in old.sentences if s.doc_id == doc.id]
         old_doc = old.documents[doc.id]
+        chunks = [old.chunks[i] for i in rows]
         if old_doc.source != doc.source:  # same content under a new name
-            rename = {"source": doc.source}
-            chunks = [Chunk(**{**old.chunks[i].__dict__, **rename}) for i in rows]
-        else:
-            chunks = [old.chunks[i] for i in rows]
+            chunks = [dataclasses.replace(c, source=doc.source) for c in chunks]
         return _Prepared(
             doc, sentences, chunks, [old.chunk_tokens[i] for i in rows],
             old.chunk_vectors[rows], old.sentence_vectors[base : base + len(sentences)],
@@ -251,6 +251,13 @@ class IndexBuilder:
             dense=build_faiss(chunk_vectors, cfg.dense, nlist=cfg.ivf_nlist, hnsw_m=cfg.hnsw_m),
             lexical=LexicalIndex(cfg.lexical_tokenizer).build(tokens),
         )
+
+    def _sweep(self) -> None:
+        """Delete version folders left by builds that were killed before their swap."""
+        live = self.link.resolve() if self.link.is_symlink() else None
+        for folder in self.link.parent.glob(f".{self.link.name}.v*"):
+            if folder.is_dir() and folder.resolve() != live:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _resume_dir(self, manifest: dict) -> Path:
         key = json.dumps([manifest["embedding"], manifest["chunker"]], sort_keys=True)
