@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,3 +134,35 @@ def test_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
         expect(page.locator("#sources")).to_contain_text("泉水.txt", timeout=30_000)
         assert "济南" in page.inner_text("#chat")
         browser.close()
+
+
+def test_password_from_config_protects_the_page(tmp_path: Path) -> None:
+    import urllib.parse
+
+    from rag.config import Config
+    from ui.app import serve
+
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(ARTICLE, tmp_path / "corpus" / ARTICLE.name)
+    config = Config.load(ROOT / "configs" / "default.yaml", env=False).replace(
+        index={"root": str(tmp_path / "index"), "corpus": str(tmp_path / "corpus"),
+               "uploads": str(tmp_path / "uploads")},
+        ui={"username": "demo", "password": "secret"})
+    port = free_port()
+    app = serve(config, port=port, prevent_thread_lock=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(base + "/config", timeout=10)
+        assert denied.value.code == 401
+
+        def login(password: str) -> int:
+            data = urllib.parse.urlencode({"username": "demo", "password": password}).encode()
+            try:
+                return urllib.request.urlopen(base + "/login", data=data, timeout=10).status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        assert login("wrong") == 400 and login("secret") == 200
+    finally:
+        app.close()
