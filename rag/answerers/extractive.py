@@ -3,7 +3,8 @@
 1. Candidates are the sentences of the retrieved chunks.
 2. Each is scored by   w_dense * cos(question, sentence)   (vectors from index time)
                      + w_lexical * IDF-weighted share of the question's content words
-                                   found in the sentence or the one before it,
+                                   found in the sentence (words only in the sentence
+                                   before it count half),
    and dropped when the question asks for a year, time, age or count it lacks.
 3. Below `refuse_below` the evidence is too weak: we refuse, with no citations.
 4. Otherwise the best sentence and up to max_sentences-1 others within
