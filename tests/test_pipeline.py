@@ -117,3 +117,10 @@ def test_follow_up_with_page_markup_in_history(pipeline: Pipeline) -> None:
                {"role": "assistant", "content": chat_text(first.text, first)}]
     follow = pipeline.answer("他还强调了什么？", history=history)
     assert set(c.text for c in follow.citations).isdisjoint(c.text for c in first.citations)
+
+
+def test_a_short_lead_in_sentence_is_read_with_the_next(pipeline: Pipeline) -> None:
+    a = pipeline.answer("刘家义强调的第一点是什么？")
+    texts = [c.text for c in a.citations]
+    assert "刘家义强调,一是思想认识要精准。" in texts
+    assert any(t.startswith("各级各部门必须从旗帜鲜明讲政治的高度") for t in texts)

@@ -23,6 +23,7 @@ from rag.index.store import IndexData
 from rag.question import Query, content_terms, title_next_to_subject, type_mismatch
 from rag.types import Answer, Citation, Passage, Sentence
 
+SHORT_SENTENCE = 40  # a best sentence shorter than this is read together with the next one
 TITLE_BONUS = 0.1  # 省委书记刘家义 answers 刘家义担任什么职务 better than any sentence naming him
 
 
@@ -114,6 +115,9 @@ class ExtractiveAnswerer:
         if best < c.refuse_below:
             return self.refusal(query.text, passages, best)
         chosen = [s for s in scored if s.score >= best * c.keep_ratio][: c.max_sentences]
+        lead = self._continuation(scored[0], index, chosen)
+        if lead is not None:  # a short lead-in sentence ("一是思想认识要精准。") goes on in the next
+            chosen = [*chosen[: c.max_sentences - 1], lead]
         chosen.sort(key=lambda s: (s.sentence.doc_id != scored[0].sentence.doc_id, s.row))
         citations, parts = [], []
         for n, s in enumerate(chosen, start=1):
@@ -123,6 +127,19 @@ class ExtractiveAnswerer:
                                       sent.number, s.chunk_id))
             parts.append(f"{sent.text}[{n}]")
         return Answer(query.text, "".join(parts), False, citations, passages, best)
+
+    @staticmethod
+    def _continuation(top: Scored, index: IndexData, chosen: list[Scored]) -> Scored | None:
+        """The sentence after a short best sentence, in the same paragraph, if not chosen yet."""
+        row = top.row + 1
+        if len(top.sentence.text) >= SHORT_SENTENCE or row >= len(index.sentences):
+            return None
+        nxt = index.sentences[row]
+        if nxt.doc_id != top.sentence.doc_id or nxt.paragraph != top.sentence.paragraph:
+            return None
+        if any(s.row == row for s in chosen):
+            return None
+        return Scored(row, nxt, top.chunk_id, top.score, top.dense, top.lexical)
 
     def refusal(self, question: str, passages: list[Passage], best: float) -> Answer:
         return Answer(question, self.config.refusal_text, True, [], passages, best)
