@@ -33,6 +33,7 @@ from rag.evaluation.datasets import load_dataset  # noqa: E402
 from rag.index.dense import build_faiss, search_faiss  # noqa: E402
 from rag.index.lexical import LexicalIndex, tokenize  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
+from rag.retrieve import rrf  # noqa: E402
 
 
 def quality(name: str, embedder: Embedder, config: Config) -> dict[str, dict[str, float]]:
@@ -60,11 +61,8 @@ def quality(name: str, embedder: Embedder, config: Config) -> dict[str, dict[str
         [tokenize(c.text, config.index.lexical_tokenizer) for c in chunks])
 
     def hybrid(i, q):
-        score: dict[int, float] = {}
-        for pos, c in enumerate(search_faiss(dense, qv[i], r.dense_k)[0].tolist(), 1):
-            score[c] = score.get(c, 0) + r.dense_weight / (r.rrf_k + pos)
-        for pos, c in enumerate(lex.search(q.question, r.lexical_k)[0].tolist(), 1):
-            score[c] = score.get(c, 0) + r.lexical_weight / (r.rrf_k + pos)
+        score = rrf(search_faiss(dense, qv[i], r.dense_k)[0].tolist(),
+                    lex.search(q.question, r.lexical_k)[0].tolist(), r)
         return sorted(score, key=lambda c: -score[c])
 
     naive = [c for d in ds.documents for c in fixed_windows(d)]

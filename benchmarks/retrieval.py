@@ -27,6 +27,7 @@ from rag.embed import Embedder  # noqa: E402
 from rag.evaluation.datasets import load_dataset  # noqa: E402
 from rag.index.dense import build_faiss, search_faiss  # noqa: E402
 from rag.index.lexical import LexicalIndex, tokenize  # noqa: E402
+from rag.retrieve import rrf  # noqa: E402
 from rag.types import Chunk, content_hash  # noqa: E402
 
 
@@ -68,13 +69,8 @@ def evaluate(name: str, embedder: Embedder, config: Config, sizes: list[int]) ->
 
     def fused(method: str):
         def rank(dense, lexical, v, text):
-            d, _ = search_faiss(dense, v, r.dense_k)
-            lex, _ = lexical[method].search(text, r.lexical_k)
-            score: dict[int, float] = {}
-            for i, c in enumerate(d.tolist(), 1):
-                score[c] = score.get(c, 0) + r.dense_weight / (r.rrf_k + i)
-            for i, c in enumerate(lex.tolist(), 1):
-                score[c] = score.get(c, 0) + r.lexical_weight / (r.rrf_k + i)
+            score = rrf(search_faiss(dense, v, r.dense_k)[0].tolist(),
+                        lexical[method].search(text, r.lexical_k)[0].tolist(), r)
             return sorted(score, key=lambda c: -score[c])
         return rank
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.errors import InvalidQuestionError
+from rag.index.lexical import HAN as _HAN
 
-_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Question scaffolding: removed before we look for the question's content words.
 _QUESTION_WORDS = re.compile(
     r"请问|是什么|是多少|是谁|是哪|什么|哪里|哪儿|哪些|哪个|哪位|哪一|哪|为什么|怎么样|怎样|怎么|如何|"

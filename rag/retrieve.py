@@ -8,6 +8,7 @@ CrossEncoder reranks the fused list when `retrieval.reranker` names a local mode
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,15 @@ class Ranked:
     dense: list[int]
     lexical: list[int]
     fused: list[Passage]
+
+
+def rrf(dense_ids: Sequence[int], lexical_ids: Sequence[int], config: RetrievalConfig) -> dict[int, float]:
+    """Reciprocal rank fusion of two ranked id lists, with the configured weights."""
+    scores: dict[int, float] = {}
+    for weight, ids in ((config.dense_weight, dense_ids), (config.lexical_weight, lexical_ids)):
+        for rank, i in enumerate(ids, start=1):
+            scores[i] = scores.get(i, 0.0) + weight / (config.rrf_k + rank)
+    return scores
 
 
 class HybridRetriever:
@@ -47,15 +57,9 @@ class HybridRetriever:
                                    if c.dense_weight > 0 else (np.zeros(0, np.int64), None))
         lex_ids, _ = (self.index.lexical.search(lexical_query or query, max(k, c.lexical_k))
                       if c.lexical_weight > 0 else (np.zeros(0, np.int64), None))
-        scores: dict[int, float] = {}
-        dense_rank: dict[int, int] = {}
-        lexical_rank: dict[int, int] = {}
-        for rank, i in enumerate(dense_ids.tolist(), start=1):
-            scores[i] = scores.get(i, 0.0) + c.dense_weight / (c.rrf_k + rank)
-            dense_rank[i] = rank
-        for rank, i in enumerate(lex_ids.tolist(), start=1):
-            scores[i] = scores.get(i, 0.0) + c.lexical_weight / (c.rrf_k + rank)
-            lexical_rank[i] = rank
+        scores = rrf(dense_ids.tolist(), lex_ids.tolist(), c)
+        dense_rank = {i: r for r, i in enumerate(dense_ids.tolist(), start=1)}
+        lexical_rank = {i: r for r, i in enumerate(lex_ids.tolist(), start=1)}
         order = sorted(scores, key=lambda i: (-scores[i], dense_rank.get(i, 10**9)))
         if c.reranker:
             order = self._rerank(query, order[: max(k * 4, 20)])

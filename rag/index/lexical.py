@@ -21,8 +21,8 @@ import numpy as np
 TokenizerName = Literal["jieba", "bigram"]
 TOKENIZERS: tuple[str, ...] = ("jieba", "bigram")
 
-_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_PIECES = re.compile(rf"[{_HAN}]+|[A-Za-z0-9\u00c0-\u024f]+(?:[.'][A-Za-z0-9]+)*")
+HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideograph ranges, for regex classes
+_PIECES = re.compile(rf"[{HAN}]+|[A-Za-z0-9\u00c0-\u024f]+(?:[.'][A-Za-z0-9]+)*")
 # Function words and question words carry no topic; dropping them sharpens BM25.
 STOPWORDS = frozenset(
     "的 了 和 是 在 与 及 或 等 也 就 都 而 又 被 把 对 为 以 于 之 其 这 那 此 该 并 上 中 下 "
