@@ -9,6 +9,7 @@ from typing import Any
 
 from rag.errors import InvalidQuestionError
 from rag.index.lexical import HAN as _HAN
+from rag.index.lexical import STOPWORDS, tokenize
 
 # Question scaffolding: removed before we look for the question's content words.
 _QUESTION_WORDS = re.compile(
@@ -23,7 +24,6 @@ _DOC_REF = re.compile(r"这篇|本文|文中|文章|报道|新闻|这则|该文|
 _ORDINAL = re.compile(r"第([一二三四五六七八九十]{1,3})(?:点|条|项|个方面|方面|是)")
 _PRONOUN = re.compile(r"他|她|它|其|这|那|该|此|上述|还|另外|此外|其他|其它|别的|除此")
 _MORE = re.compile(r"还|另外|此外|其他|其它|别的|除此|除了")
-_NUMERAL = re.compile(r"[0-9０-９零一二三四五六七八九十百千万亿两]")
 _QUANTITY_Q = re.compile(r"多少|几|数量")
 _UNITS = ("小时", "亿元", "万元", "公里", "平方米", "星期", "人", "个", "名", "位", "项", "次",
           "条", "家", "户", "种", "级", "路", "点", "年", "月", "天", "日", "亿", "万", "元", "岁",
@@ -167,10 +167,6 @@ def title_next_to_subject(question: str, sentence: str) -> bool:
     return bool(re.search(f"(?:{_TITLE_A.pattern}).{{0,2}}{re.escape(name)}", sentence))
 
 
-def is_ordinal(term: str) -> bool:
-    return len(term) >= 2 and term.endswith("是") and all(c in "一二三四五六七八九十" for c in term[:-1])
-
-
 def content_terms(question: str) -> dict[str, float]:
     """The words an answer's context should contain, each with a weight multiplier.
 
@@ -178,8 +174,6 @@ def content_terms(question: str) -> dict[str, float]:
     wh-word (什么颜色, 哪个地方) is dropped; another noun there (以什么为食) counts half;
     an ordinal cue (七是 for 第七点) counts triple.
     """
-    from rag.index.lexical import STOPWORDS, tokenize
-
     typed = "".join(m.group(1) for m in _TYPE_NOUN.finditer(question))
     text = _ORDINAL.sub(lambda m: f" {m.group(1)}是 ", question)
     text = core(_DOC_REF.sub(" ", text))

@@ -186,16 +186,15 @@ class IndexBuilder:
         return _Prepared(doc, sentences, chunks, [tokenize(c.text, method) for c in chunks])
 
     def _reuse(self, old: IndexData, doc: Document) -> _Prepared:
-        rows = [i for i, c in enumerate(old.chunks) if c.doc_id == doc.id]
-        base = old.sentence_offset[doc.id]
-        sentences = [s for s in old.sentences if s.doc_id == doc.id]
+        rows, sentence_rows = old.doc_rows[doc.id]
+        sentences = [old.sentences[i] for i in sentence_rows]
         old_doc = old.documents[doc.id]
         chunks = [old.chunks[i] for i in rows]
         if old_doc.source != doc.source:  # same content under a new name
             chunks = [dataclasses.replace(c, source=doc.source) for c in chunks]
         return _Prepared(
             doc, sentences, chunks, [old.chunk_tokens[i] for i in rows],
-            old.chunk_vectors[rows], old.sentence_vectors[base : base + len(sentences)],
+            old.chunk_vectors[rows], old.sentence_vectors[sentence_rows],
         )
 
     def _embed(self, todo: list[_Prepared], resume: Path, report: BuildReport,

@@ -48,15 +48,18 @@ class IndexData:
     sentence_vectors: np.ndarray
     dense: Any  # a faiss.Index
     lexical: LexicalIndex
-    sentence_offset: dict[str, int] = field(default_factory=dict)  # doc id -> first sentence row
+    # doc id -> (its rows in `chunks`, its rows in `sentences`), derived once here so
+    # that per-document work (incremental reuse, per-context views) never rescans all rows
+    doc_rows: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.sentence_offset:
-            for row, sentence in enumerate(self.sentences):
-                self.sentence_offset.setdefault(sentence.doc_id, row)
+        for row, chunk in enumerate(self.chunks):
+            self.doc_rows.setdefault(chunk.doc_id, ([], []))[0].append(row)
+        for row, sentence in enumerate(self.sentences):
+            self.doc_rows.setdefault(sentence.doc_id, ([], []))[1].append(row)
 
     def chunk_sentence_rows(self, chunk: Chunk) -> range:
-        base = self.sentence_offset[chunk.doc_id]
+        base = self.doc_rows[chunk.doc_id][1][0]  # a document's sentences are contiguous
         return range(base + chunk.sentences[0], base + chunk.sentences[1])
 
 

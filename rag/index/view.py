@@ -14,8 +14,8 @@ from rag.index.store import IndexData
 def subset(index: IndexData, doc_ids: Collection[str]) -> IndexData:
     """The part of `index` holding only `doc_ids`: its own FAISS and its own BM25 statistics."""
     wanted = set(doc_ids)
-    rows = [i for i, c in enumerate(index.chunks) if c.doc_id in wanted]
-    sent_rows = [i for i, s in enumerate(index.sentences) if s.doc_id in wanted]
+    rows = sorted(r for d in wanted for r in index.doc_rows.get(d, ([], []))[0])
+    sent_rows = sorted(r for d in wanted for r in index.doc_rows.get(d, ([], []))[1])
     tokens = [index.chunk_tokens[i] for i in rows]
     vectors = index.chunk_vectors[rows] if rows else np.zeros((0, index.chunk_vectors.shape[1]), np.float32)
     method = index.lexical.method
