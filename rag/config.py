@@ -28,6 +28,7 @@ class EmbeddingConfig:
     model: str = "intfloat/multilingual-e5-small"
     cache_dir: str = "models"
     device: Literal["cpu", "cuda", "auto"] = "cpu"
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     batch_size: int = 32
     max_seq_length: int = 512
     query_prompt: str = "query: "

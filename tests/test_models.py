@@ -109,3 +109,28 @@ def test_dequantize_known_block() -> None:
     out = dequantize_q4_0(scale + nibbles, 32)
     expected = np.array([(j - 8) * 0.5 for j in range(16)] + [(15 - j - 8) * 0.5 for j in range(16)])
     np.testing.assert_allclose(out, expected)
+
+
+def test_dtype_choice_is_validated() -> None:
+    from rag.embed import resolve_dtype
+
+    assert resolve_dtype("float32", "cpu") == "float32"
+    assert resolve_dtype("auto", "cpu") in ("float32", "bfloat16")
+    with pytest.raises(ValueError, match="'auto', 'float32' or 'bfloat16', got 'fp8'"):
+        resolve_dtype("fp8", "cpu")
+
+
+def test_bfloat16_vectors_stay_close_to_float32(base_config, embedder) -> None:
+    """The auto dtype may run the model in bfloat16; its vectors must stay interchangeable."""
+    import dataclasses
+
+    from rag.embed import Embedder
+
+    texts = [ARTICLE.read_text(encoding="utf-8")[:400], *[t for t in EDGE_CASES if t.strip()]]
+    fp32 = Embedder(dataclasses.replace(base_config.embedding, dtype="float32"))
+    bf16 = Embedder(dataclasses.replace(base_config.embedding, dtype="bfloat16"))
+    a, b = fp32.embed(texts, "passage"), bf16.embed(texts, "passage")
+    assert fp32.dtype == "float32" and bf16.dtype == "bfloat16"
+    np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    cos = (a * b).sum(axis=1)
+    assert cos.min() >= 0.99, cos
