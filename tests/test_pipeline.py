@@ -124,3 +124,21 @@ def test_a_short_lead_in_sentence_is_read_with_the_next(pipeline: Pipeline) -> N
     texts = [c.text for c in a.citations]
     assert "刘家义强调,一是思想认识要精准。" in texts
     assert any(t.startswith("各级各部门必须从旗帜鲜明讲政治的高度") for t in texts)
+
+
+def test_a_documents_subject_counts_in_its_later_sentences(config: Config, embedder,
+                                                           tmp_path: Path) -> None:
+    """Encyclopedic text names its subject once; "分布于…" is still about 五月艾."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "五月艾.txt").write_text(
+        "五月艾是菊科蒿属的植物，叶片有香气。\n它是多年生草本，高可达一米。\n"
+        "分布于越南、老挝、缅甸以及中国大陆的四川、浙江等地。\n", encoding="utf-8")
+    (corpus / "欧洲越橘.txt").write_text(
+        "欧洲越橘是杜鹃花科越橘属的植物。\n果实可以食用。\n主要分布于欧洲、北美和亚洲北部。\n",
+        encoding="utf-8")
+    pipeline = Pipeline(config.replace(index={"corpus": str(corpus)}), embedder=embedder)
+    a = pipeline.answer("五月艾分布在哪些地区？")
+    assert any(c.text.startswith("分布于越南") for c in a.citations), a.text
+    b = pipeline.answer("欧洲越橘分布在哪里？")
+    assert any(c.text.startswith("主要分布于欧洲") for c in b.citations), b.text

@@ -4,8 +4,9 @@
 2. Each is scored by   w_dense * cos(question, sentence)   (vectors from index time)
                      + w_lexical * IDF-weighted share of the question's content words
                                    found in the sentence (words only in the sentence
-                                   before it count half),
-   and dropped when the question asks for a year, time, age or count it lacks.
+                                   before it count half; words of the document's lead
+                                   sentence count in all of its sentences),
+   less a penalty when the question asks for a year, time, age or count it lacks.
 3. Below `refuse_below` the evidence is too weak: we refuse, with no citations.
 4. Otherwise the best sentence and up to max_sentences-1 others within
    keep_ratio of it are returned in document order, each marked [n].
@@ -25,6 +26,7 @@ from rag.types import Answer, Citation, Passage, Sentence
 
 SHORT_SENTENCE = 40  # a best sentence shorter than this is read together with the next one
 TITLE_BONUS = 0.1  # 省委书记刘家义 answers 刘家义担任什么职务 better than any sentence naming him
+TYPE_PENALTY = 0.2  # 多少/哪一年 asked, no number/year given: usually, not always, the wrong sentence
 
 
 @dataclass(frozen=True)
@@ -62,21 +64,23 @@ class ExtractiveAnswerer:
         # A follow-up ("他还强调了什么？") may be answered deep inside the paragraph
         # that the previous answer came from, so its context reaches further back.
         reach = 6 if query.is_followup else 1
-        order = [r for r in rows if index.sentences[r].text not in exclude
-                 and not type_mismatch(query.text, index.sentences[r].text)]
+        order = [r for r in rows if index.sentences[r].text not in exclude]
         own = {r: index.sentences[r].text.lower() for r in order}
         before = {r: self._window(index, r, reach) for r in order}
+        # The lead sentence names what a document is about (a headline, "五月艾是菊科植物");
+        # its later sentences rarely repeat the name ("分布于越南…"), yet are about it.
+        lead = {r: self._lead(index, r) for r in order}
         weights = self._weights(terms, index, list(own.values()))
         total = sum(weights.values())
         dense = index.sentence_vectors[order] @ query_vector.astype(np.float32) if order else []
         scored = []
         for row, d in zip(order, np.asarray(dense).tolist(), strict=True):
             sentence = index.sentences[row]
-            # words in the sentence itself count fully, words only in the sentence
-            # before it count half (it may say who or what "it" is)
-            found = sum(w if t in own[row] else 0.5 * w for t, w in weights.items() if t in before[row])
+            found = sum(self._credit(t, own[row], before[row], lead[row]) * w for t, w in weights.items())
             lexical = found / total if total else 0.0
             s = c.sentence_weight_dense * d + c.sentence_weight_lexical * lexical
+            if type_mismatch(query.text, sentence.text):
+                s -= TYPE_PENALTY
             if title_next_to_subject(query.text, sentence.text):
                 s += TITLE_BONUS
             scored.append(Scored(row, sentence, rows[row], s, d, lexical))
@@ -94,6 +98,18 @@ class ExtractiveAnswerer:
             local = np.log((n + 1) / (df + 1)) + 1.0
             weights[t] = index.lexical.idf(t) * mult * local
         return weights
+
+    @staticmethod
+    def _credit(term: str, own: str, before: str, lead: str) -> float:
+        """A word in the sentence counts fully, and so does one in the document's lead
+        (its subject); one only in the sentence before counts half (it may say who "it" is)."""
+        if term in own or term in lead:
+            return 1.0
+        return 0.5 if term in before else 0.0
+
+    @staticmethod
+    def _lead(index: IndexData, row: int) -> str:
+        return index.sentences[index.doc_rows[index.sentences[row].doc_id][1][0]].text.lower()
 
     @staticmethod
     def _window(index: IndexData, row: int, reach: int) -> str:
