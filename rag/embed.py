@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
@@ -34,7 +35,7 @@ class Embedder:
         self.model_id = config.model
         self._model: SentenceTransformer | None = None
         self._resolved: ResolvedModel | None = None
-        self.dtype: str | None = None  # "float32" or "bfloat16" once the model is loaded
+        self.dtype: str | None = None  # passages' compute dtype, settled when the model loads
 
     @property
     def resolved(self) -> ResolvedModel:
@@ -68,10 +69,6 @@ class Embedder:
             )
             self._model.max_seq_length = min(self.config.max_seq_length, 512)
             self.dtype = resolve_dtype(self.config.dtype, device)
-            if self.dtype == "bfloat16":
-                import torch
-
-                self._model.to(torch.bfloat16)
         return self._model
 
     @property
@@ -86,17 +83,32 @@ class Embedder:
             raise ValueError(f"kind must be 'query' or 'passage', got {kind!r}")
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            prompt_name=kind,
-            batch_size=self.config.batch_size,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self._precision(kind):
+            vectors = self.model.encode(
+                list(texts),
+                prompt_name=kind,
+                batch_size=self.config.batch_size,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         # Normalize in float32: a bfloat16 model's own normalization leaves norms ~1e-3 off.
         vectors = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
+
+    def _precision(self, kind: Kind) -> AbstractContextManager[object]:
+        """bfloat16 autocast for passages; queries stay float32.
+
+        Autocast keeps the float32 weights (no second copy in memory) and casts per
+        operation: it pays off on batched passages, not on one short query, where the
+        per-call weight casts would cost more than the matmuls save.
+        """
+        device = self.model.device.type  # loading the model settles self.dtype
+        if self.dtype != "bfloat16" or kind != "passage":
+            return nullcontext()
+        import torch
+
+        return torch.autocast(device, dtype=torch.bfloat16)
 
     def count_tokens(self, texts: Sequence[str], kind: Kind = "passage") -> int:
         """Tokens fed to the model (prompt and specials included, truncation applied)."""
@@ -109,7 +121,7 @@ def resolve_dtype(dtype: str, device: str) -> str:
     """The dtype to run in: "auto" picks bfloat16 only where the hardware computes it natively.
 
     On a CPU with AMX or AVX512-BF16, bfloat16 roughly doubles build throughput for a cosine
-    of ~0.999 to the float32 vectors (benchmarks/REPORT.md); elsewhere it would be emulated
+    of 0.9999 to the float32 vectors (benchmarks/REPORT.md); elsewhere it would be emulated
     and slow, so "auto" stays on float32.
     """
     if dtype not in ("auto", "float32", "bfloat16"):
