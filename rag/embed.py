@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 Kind = Literal["query", "passage"]
+DTYPES = ("auto", "float32", "bfloat16")
 
 
 class TextEmbedder(Protocol):
@@ -31,6 +32,8 @@ class Embedder:
     def __init__(self, config: EmbeddingConfig) -> None:
         if config.batch_size < 1:
             raise ValueError(f"embedding.batch_size must be >= 1, got {config.batch_size}")
+        if config.dtype not in DTYPES:
+            raise ValueError(f"embedding.dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}")
         self.config = config
         self.model_id = config.model
         self._model: SentenceTransformer | None = None
@@ -124,8 +127,8 @@ def resolve_dtype(dtype: str, device: str) -> str:
     of 0.9999 to the float32 vectors (benchmarks/REPORT.md); elsewhere it would be emulated
     and slow, so "auto" stays on float32.
     """
-    if dtype not in ("auto", "float32", "bfloat16"):
-        raise ValueError(f"embedding.dtype must be 'auto', 'float32' or 'bfloat16', got {dtype!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"embedding.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if dtype != "auto":
         return dtype
     import torch

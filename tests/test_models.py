@@ -111,12 +111,17 @@ def test_dequantize_known_block() -> None:
     np.testing.assert_allclose(out, expected)
 
 
-def test_dtype_choice_is_validated() -> None:
-    from rag.embed import resolve_dtype
+def test_dtype_choice_is_validated(base_config) -> None:
+    import dataclasses
+
+    from rag.embed import Embedder, resolve_dtype
+
+    with pytest.raises(ValueError, match="embedding.dtype must be one of .*got 'half'"):
+        Embedder(dataclasses.replace(base_config.embedding, dtype="half"))
 
     assert resolve_dtype("float32", "cpu") == "float32"
     assert resolve_dtype("auto", "cpu") in ("float32", "bfloat16")
-    with pytest.raises(ValueError, match="'auto', 'float32' or 'bfloat16', got 'fp8'"):
+    with pytest.raises(ValueError, match="one of auto, float32, bfloat16, got 'fp8'"):
         resolve_dtype("fp8", "cpu")
 
 
