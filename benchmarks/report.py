@@ -25,12 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from _common import EVAL, REPORTS, ROOT, machine  # noqa: E402
-from retrieval import fixed_windows, recall  # noqa: E402
+from retrieval import fixed_windows  # noqa: E402
 
 from rag.chunking import Chunker  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.embed import Embedder  # noqa: E402
 from rag.evaluation.datasets import load_dataset  # noqa: E402
+from rag.evaluation.metrics import first_relevant_rank, recall_at  # noqa: E402
 from rag.index.dense import build_faiss, search_faiss  # noqa: E402
 from rag.index.lexical import LexicalIndex, tokenize  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
@@ -44,16 +45,8 @@ def quality(name: str, embedder: Embedder, config: Config) -> dict[str, dict[str
     r = config.retrieval
 
     def ranks(chunks, order_fn) -> list[int | None]:
-        out = []
-        for i, q in enumerate(qs):
-            rank = None
-            for pos, c in enumerate(order_fn(i, q), start=1):
-                ch = chunks[c]
-                if ch.doc_id == q.doc_id and any(ch.start <= s and e <= ch.end for s, e in q.spans):
-                    rank = pos
-                    break
-            out.append(rank)
-        return out
+        return [first_relevant_rank([q.held_by(chunks[c]) for c in order_fn(i, q)])
+                for i, q in enumerate(qs)]
 
     chunker = Chunker(config.chunking)
     chunks = [c for d in ds.documents for c in chunker.chunk(d)]
@@ -74,7 +67,7 @@ def quality(name: str, embedder: Embedder, config: Config) -> dict[str, dict[str
         "dense only": ranks(chunks, lambda i, q: search_faiss(dense, qv[i], 30)[0].tolist()),
         "naive 500-char, dense": ranks(naive, lambda i, q: search_faiss(naive_dense, qv[i], 30)[0].tolist()),
     }
-    return {k: {"recall@1": recall(v, 1), "recall@5": recall(v, 5), "recall@10": recall(v, 10)}
+    return {k: {"recall@1": recall_at(v, 1), "recall@5": recall_at(v, 5), "recall@10": recall_at(v, 10)}
             for k, v in results.items()}
 
 

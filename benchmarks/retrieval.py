@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
 from _common import EVAL, machine, write_report  # noqa: E402
 
 from rag.chunking import Chunker  # noqa: E402
 from rag.config import ChunkingConfig, Config  # noqa: E402
 from rag.embed import Embedder  # noqa: E402
 from rag.evaluation.datasets import load_dataset  # noqa: E402
+from rag.evaluation.metrics import first_relevant_rank, recall_at  # noqa: E402
 from rag.index.dense import build_faiss, search_faiss  # noqa: E402
 from rag.index.lexical import LexicalIndex, tokenize  # noqa: E402
 from rag.retrieve import rrf  # noqa: E402
@@ -37,23 +37,12 @@ def fixed_windows(doc, size: int = 500) -> list[Chunk]:
                   doc.text[i : i + size], (0, 0), 0) for i in range(0, len(doc.text), size)]
 
 
-def recall(ranks: list[int | None], k: int) -> float:
-    return float(np.mean([r is not None and r <= k for r in ranks]))
-
-
 def evaluate(name: str, embedder: Embedder, config: Config, sizes: list[int]) -> list[str]:
     ds = load_dataset(EVAL / name)
     qs = [q for q in ds.questions if q.question.strip() and q.spans]
     qv = embedder.embed([q.question for q in qs], "query")
     r = config.retrieval
     rows: list[str] = []
-
-    def first(ids, chunks: list[Chunk], q) -> int | None:
-        for rank, i in enumerate(ids, start=1):
-            c = chunks[i]
-            if c.doc_id == q.doc_id and any(c.start <= s and e <= c.end for s, e in q.spans):
-                return rank
-        return None
 
     def run(label: str, chunks: list[Chunk], modes: dict[str, Callable]) -> None:
         t = time.perf_counter()
@@ -63,9 +52,11 @@ def evaluate(name: str, embedder: Embedder, config: Config, sizes: list[int]) ->
         lexical = {m: LexicalIndex(m).build([tokenize(c.text, m) for c in chunks])
                    for m in ("jieba", "bigram")}
         for mode, rank_fn in modes.items():
-            ranks = [first(rank_fn(dense, lexical, qv[i], q.question), chunks, q) for i, q in enumerate(qs)]
-            rows.append(f"| {name} | {label} | {len(chunks)} | {mode} | {recall(ranks, 1):.4f} | "
-                        f"{recall(ranks, 5):.4f} | {recall(ranks, 10):.4f} | {seconds:.0f} |")
+            ranks = [first_relevant_rank([q.held_by(chunks[c])
+                                          for c in rank_fn(dense, lexical, qv[i], q.question)])
+                     for i, q in enumerate(qs)]
+            rows.append(f"| {name} | {label} | {len(chunks)} | {mode} | {recall_at(ranks, 1):.4f} | "
+                        f"{recall_at(ranks, 5):.4f} | {recall_at(ranks, 10):.4f} | {seconds:.0f} |")
 
     def fused(method: str):
         def rank(dense, lexical, v, text):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import DatasetError
-from rag.types import Document
+from rag.types import Chunk, Document
 
 __all__ = ["Dataset", "DatasetError", "Question", "load_dataset"]
 
@@ -26,6 +26,11 @@ class Question:
     spans: list[tuple[int, int]]  # character spans in the context, where known
     doc_id: str | None  # the context's document, when the set has contexts
     answerable: bool
+
+    def held_by(self, chunk: Chunk) -> bool:
+        """Whether `chunk` holds a gold answer span, matched by character offsets."""
+        return chunk.doc_id == self.doc_id and any(chunk.start <= s and e <= chunk.end
+                                                   for s, e in self.spans)
 
 
 @dataclass(frozen=True)

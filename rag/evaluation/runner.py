@@ -25,7 +25,6 @@ from rag.evaluation.datasets import Dataset, Question
 from rag.index.builder import IndexBuilder
 from rag.index.view import subset
 from rag.pipeline import Pipeline
-from rag.types import Chunk
 
 MODES = ("hybrid", "dense", "lexical")
 
@@ -100,12 +99,8 @@ def _ask(p: Pipeline, q: Question, t: _Tally, depth: int) -> None:
         lists = {"hybrid": [x.chunk for x in ranked.fused], "dense": [chunks[i] for i in ranked.dense],
                  "lexical": [chunks[i] for i in ranked.lexical]}
         for mode, ranked_chunks in lists.items():
-            rel = [_holds_answer(c, q) for c in ranked_chunks[:depth]]
+            rel = [q.held_by(c) for c in ranked_chunks[:depth]]
             t.ranks[mode].append(m.first_relevant_rank(rel))
-
-
-def _holds_answer(chunk: Chunk, q: Question) -> bool:
-    return chunk.doc_id == q.doc_id and any(chunk.start <= s and e <= chunk.end for s, e in q.spans)
 
 
 def _summary(t: _Tally, ks: Sequence[int], n: int, dataset: Dataset, build_s: float, tokens: int,
