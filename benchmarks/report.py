@@ -57,7 +57,7 @@ def quality(name: str, embedder: Embedder, config: Config) -> dict[str, dict[str
     def hybrid(i, q):
         score = rrf(search_faiss(dense, qv[i], r.dense_k)[0].tolist(),
                     lex.search(q.question, r.lexical_k)[0].tolist(), r)
-        return sorted(score, key=lambda c: -score[c])
+        return list(score)
 
     naive = [c for d in ds.documents for c in fixed_windows(d)]
     naive_dense = build_faiss(embedder.embed([c.text for c in naive], "passage"), "flat")

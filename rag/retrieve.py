@@ -29,12 +29,14 @@ class Ranked:
 
 
 def rrf(dense_ids: Sequence[int], lexical_ids: Sequence[int], config: RetrievalConfig) -> dict[int, float]:
-    """Reciprocal rank fusion of two ranked id lists, with the configured weights."""
+    """Reciprocal rank fusion of two ranked id lists, with the configured weights,
+    best first; a tie goes to the better dense rank."""
     scores: dict[int, float] = {}
     for weight, ids in ((config.dense_weight, dense_ids), (config.lexical_weight, lexical_ids)):
         for rank, i in enumerate(ids, start=1):
             scores[i] = scores.get(i, 0.0) + weight / (config.rrf_k + rank)
-    return scores
+    dense_rank = {i: r for r, i in enumerate(dense_ids)}
+    return dict(sorted(scores.items(), key=lambda kv: (-kv[1], dense_rank.get(kv[0], len(dense_rank)))))
 
 
 class HybridRetriever:
@@ -60,7 +62,7 @@ class HybridRetriever:
         scores = rrf(dense_ids.tolist(), lex_ids.tolist(), c)
         dense_rank = {i: r for r, i in enumerate(dense_ids.tolist(), start=1)}
         lexical_rank = {i: r for r, i in enumerate(lex_ids.tolist(), start=1)}
-        order = sorted(scores, key=lambda i: (-scores[i], dense_rank.get(i, 10**9)))
+        order = list(scores)
         if c.reranker:
             order = self._rerank(query, order[: max(k * 4, 20)])
         fused = [
