@@ -31,6 +31,19 @@ def machine() -> str:
             f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
 
 
+def build_texts(chunking, contexts: int = 80) -> list[str]:
+    """What an index build embeds for the first `contexts` CMRC contexts: chunks and sentences."""
+    from rag.chunking import Chunker
+    from rag.evaluation.datasets import load_dataset
+
+    chunker = Chunker(chunking)
+    texts: list[str] = []
+    for d in load_dataset(EVAL / "cmrc2018_trial.json").documents[:contexts]:
+        sentences = chunker.sentences(d)
+        texts += [c.text for c in chunker.chunk(d, sentences)] + [s.text for s in sentences]
+    return texts
+
+
 def timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, list[float]]:
     """Median wall seconds over `repeat` runs, and all runs."""
     runs = []

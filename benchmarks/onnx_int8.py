@@ -25,21 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import EVAL, machine, write_report  # noqa: E402
+from _common import build_texts, machine, write_report  # noqa: E402
 
-from rag.chunking import Chunker  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.embed import Embedder  # noqa: E402
-from rag.evaluation.datasets import load_dataset  # noqa: E402
-
-
-def workload(config: Config) -> list[str]:
-    chunker = Chunker(config.chunking)
-    texts: list[str] = []
-    for d in load_dataset(EVAL / "cmrc2018_trial.json").documents[:80]:
-        sents = chunker.sentences(d)
-        texts += [c.text for c in chunker.chunk(d, sents)] + [s.text for s in sents]
-    return texts
 
 
 def export(embedder: Embedder, folder: Path) -> tuple[Path, Path]:
@@ -104,7 +93,7 @@ def main() -> None:
     import torch
 
     config = Config.load()
-    texts = workload(config)
+    texts = build_texts(config.chunking)
     ours = Embedder(config.embedding)
     fp32 = Embedder(dataclasses.replace(config.embedding, dtype="float32"))
     tok = fp32.model.tokenizer

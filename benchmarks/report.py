@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import EVAL, REPORTS, ROOT, machine  # noqa: E402
+from _common import EVAL, REPORTS, ROOT, build_texts, machine  # noqa: E402
 from retrieval import fixed_windows  # noqa: E402
 
 from rag.chunking import Chunker  # noqa: E402
@@ -90,12 +90,7 @@ def flops_per_token(h: int = 384, layers: int = 12, ff: int = 1536, seq: float =
 def throughput(embedder: Embedder, config: Config) -> dict[str, float]:
     """The index build's embedding work (CMRC chunks + sentences): ours in the configured
     dtype, ours in float32, and plain eager float32 torch; plus the bfloat16 quality loss."""
-    ds = load_dataset(EVAL / "cmrc2018_trial.json")
-    chunker = Chunker(config.chunking)
-    texts = []
-    for d in ds.documents[:80]:
-        sents = chunker.sentences(d)
-        texts += [c.text for c in chunker.chunk(d, sents)] + [s.text for s in sents]
+    texts = build_texts(config.chunking)
     prompt = config.embedding.passage_prompt
 
     def rate(e: Embedder, repeat: int = 3) -> tuple[float, np.ndarray]:
