@@ -30,7 +30,7 @@ from rag.index.builder import BuildReport, IndexBuilder, Progress
 from rag.index.store import IndexData, load_index
 from rag.question import Query, check_question, previous_answers, resolve_followup
 from rag.retrieve import HybridRetriever, Ranked
-from rag.types import Answer
+from rag.types import MARKER, Answer
 
 STREAM_STEP = 6  # characters added per streamed update
 
@@ -193,7 +193,8 @@ def _given_before(history: Sequence[Any] | None) -> set[str]:
     given: set[str] = set()
     for text in previous_answers(history):
         plain = html.unescape(re.sub(r"<[^>]+>", "", text))
-        given.update(p.strip() for p in re.split(r"\[\d+\]", plain) if p.strip())
+        pieces = MARKER.split(plain)[::2]  # odd items are the captured marker numbers
+        given.update(p.strip() for p in pieces if p.strip())
     return given
 
 

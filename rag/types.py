@@ -7,8 +7,12 @@ line endings normalized to "\\n"), so `doc.text[start:end] == text` always.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+# A citation marker in answer text: "[1]"; group 1 is the number.
+MARKER = re.compile(r"\[(\d+)\]")
 
 
 def content_hash(text: str, length: int = 16) -> str:

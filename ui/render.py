@@ -7,9 +7,8 @@ import re
 from pathlib import Path
 
 from rag.index.store import IndexData
-from rag.types import Answer, Citation
+from rag.types import MARKER, Answer, Citation
 
-_MARKER = re.compile(r"\[(\d+)\]")
 CONTEXT_CHARS = 80  # characters of the passage shown on each side of a cited sentence
 
 
@@ -23,7 +22,7 @@ def chat_text(text: str, answer: Answer) -> str:
         n = int(m.group(1))
         return f'<a class="cite" href="#cite-{n}">[{n}]</a>' if n in known else m.group(0)
 
-    return _MARKER.sub(link, html.escape(text))
+    return MARKER.sub(link, html.escape(text))
 
 
 def sources_html(answer: Answer | None, index: IndexData | None) -> str:

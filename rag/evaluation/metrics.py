@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import string
 import unicodedata
 from collections import Counter
@@ -10,12 +9,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rag.types import MARKER
+
 _PUNCT = set(string.punctuation) | set("，。！？；：、“”‘’（）《》〈〉【】『』「」﹃﹄〔〕…—～·．＂＇﹑")
-_MARKER = re.compile(r"\[\d+\]")
 
 
 def strip_markers(text: str) -> str:
-    return _MARKER.sub("", text)
+    return MARKER.sub("", text)
 
 
 def normalize(text: str) -> str:

@@ -15,10 +15,9 @@ from collections.abc import Sequence
 
 from rag.index.store import IndexData
 from rag.question import bigrams
-from rag.types import Citation, Passage
+from rag.types import MARKER, Citation, Passage
 
 _CLAIM = re.compile(r"[^。！？!?；;\n]*(?:\[\d+\])*[。！？!?；;\n]?(?:\s*\[\d+\])*")
-_MARKER = re.compile(r"\[(\d+)\]")
 
 
 def support(claim: str, text: str) -> float:
@@ -34,9 +33,9 @@ def verify(answer: str, passages: Sequence[Passage], index: IndexData,
     for piece in _CLAIM.findall(answer):
         if not piece:
             continue
-        claim = _MARKER.sub("", piece)
+        claim = MARKER.sub("", piece)
         kept: list[int] = []
-        for n in (int(x) for x in _MARKER.findall(piece)):
+        for n in (int(x) for x in MARKER.findall(piece)):
             if not 1 <= n <= len(passages):
                 continue  # out of range: dropped
             if support(claim, passages[n - 1].chunk.text) < threshold:
