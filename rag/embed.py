@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import numpy as np
 
 from rag.config import EmbeddingConfig
-from rag.models.resolve import ResolvedModel, force_offline, resolve_model
+from rag.models.resolve import ResolvedModel, force_offline, resolve_device, resolve_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -59,11 +59,7 @@ class Embedder:
             transformers.utils.logging.set_verbosity_error()
             transformers.utils.logging.disable_progress_bar()
 
-            device = self.config.device
-            if device == "auto":
-                import torch
-
-                device = "cuda" if torch.cuda.is_available() else "cpu"
+            device = resolve_device(self.config.device)
             self._model = SentenceTransformer(
                 str(self.resolved.path),
                 device=device,

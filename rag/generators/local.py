@@ -24,16 +24,14 @@ class TransformersGenerator(ChatGenerator):
         self._lock = threading.Lock()
 
     def _load(self) -> None:
-        from rag.models.resolve import force_offline
+        from rag.models.resolve import force_offline, resolve_device
 
         force_offline()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         c = self.config
-        device = c.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = resolve_device(c.device)
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(c.model, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(c.model, local_files_only=True,

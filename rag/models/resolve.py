@@ -39,6 +39,15 @@ def force_offline() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+def resolve_device(device: str) -> str:
+    """"auto" becomes "cuda" when a GPU is visible, else "cpu"; others pass through."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def resolve_model(
     model_id: str,
     cache_dir: str | Path,
