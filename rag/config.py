@@ -23,6 +23,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PACKAGE_ROOT / "configs" / "default.yaml"
 
 
+DEFAULT_REFUSAL = "文中没有提到相关内容。"  # answer.refusal_text unless configured
+
 @dataclass(frozen=True)
 class EmbeddingConfig:
     model: str = "intfloat/multilingual-e5-small"
@@ -83,7 +85,7 @@ class AnswerConfig:
     sentence_weight_lexical: float = 0.3
     refuse_below: float = 0.73
     keep_ratio: float = 0.9
-    refusal_text: str = "文中没有提到相关内容。"
+    refusal_text: str = DEFAULT_REFUSAL
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from rag.config import Config
 from rag.embed import Embedder, TextEmbedder
 from rag.errors import IndexNotFoundError
 from rag.generators import ChatGenerator, make_generator
-from rag.generators.prompt import REFUSAL
 from rag.generators.verify import verify
 from rag.index.builder import BuildReport, IndexBuilder, Progress
 from rag.index.store import IndexData, load_index
@@ -180,8 +179,9 @@ class Pipeline:
             text += piece
             yield partial, text
         verified, citations = verify(text, passages, index, self.config.generation.support_threshold)
-        if REFUSAL in verified or not citations:  # the model refused, or cited nothing it could back
-            final = dataclasses.replace(extractive, text=REFUSAL, refused=True, citations=[])
+        refusal = self.config.answer.refusal_text
+        if refusal in verified or not citations:  # the model refused, or cited nothing it could back
+            final = dataclasses.replace(extractive, text=refusal, refused=True, citations=[])
         else:
             final = dataclasses.replace(extractive, text=verified, refused=False, citations=citations)
         final.timings_ms["generate"] = (time.perf_counter() - started) * 1e3

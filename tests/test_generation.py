@@ -111,8 +111,11 @@ def test_transformers_generator_end_to_end(article_config: Config, embedder, tin
     assert final.refused == (not final.citations)
 
 
+REPLY = ["全省脱贫攻坚推进会在菏泽召开[1]。", "会上讨论了[7]很多问题[2]。"]
+
+
 class _SSE(BaseHTTPRequestHandler):
-    reply = ["全省脱贫攻坚推进会在菏泽召开[1]。", "会上讨论了[7]很多问题[2]。"]
+    reply = REPLY
     delay = 0.0
     requests: list[dict] = []
 
@@ -135,7 +138,7 @@ class _SSE(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def sse_server() -> Iterator[str]:
-    _SSE.requests, _SSE.delay = [], 0.0
+    _SSE.requests, _SSE.delay, _SSE.reply = [], 0.0, REPLY
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SSE)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
@@ -166,3 +169,15 @@ def test_openai_server_down_and_timeout(article_config: Config, embedder, sse_se
     slow = article_config.replace(generation={"backend": "openai", "base_url": sse_server, "timeout_s": 0.5})
     with pytest.raises(GenerationError, match="timeout"):
         Pipeline(slow, embedder=embedder).answer(QUESTION)
+
+
+def test_configured_refusal_phrase_reaches_the_model_and_is_recognised(
+        article_config: Config, embedder, sse_server: str) -> None:
+    refusal = "资料里没有这个答案。"
+    config = article_config.replace(answer={"refusal_text": refusal},
+                                    generation={"backend": "openai", "base_url": sse_server})
+    _SSE.reply = ["资料里没有", "这个答案。"]
+    answer = Pipeline(config, embedder=embedder).answer(QUESTION)
+    assert refusal in _SSE.requests[-1]["body"]["messages"][0]["content"]
+    assert "文中没有提到相关内容" not in _SSE.requests[-1]["body"]["messages"][0]["content"]
+    assert answer.refused and answer.text == refusal and answer.citations == []

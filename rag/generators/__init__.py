@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from rag.config import DEFAULT_REFUSAL
 from rag.types import Passage
 
 
@@ -29,6 +30,8 @@ class Generator(ABC):
 class ChatGenerator(Generator):
     """A chat model: the prompts are built here, subclasses only move messages."""
 
+    refusal: str = DEFAULT_REFUSAL  # what the model is told to answer when the passages lack it
+
     @abstractmethod
     def stream_messages(self, messages: list[dict[str, str]]) -> Iterator[str]:
         """Yield the reply to a chat `messages` list, piece by piece."""
@@ -37,7 +40,7 @@ class ChatGenerator(Generator):
                history: Sequence[Any] | None = None) -> Iterator[str]:
         from rag.generators.prompt import answer_messages
 
-        return self.stream_messages(answer_messages(question, passages, history))
+        return self.stream_messages(answer_messages(question, passages, history, self.refusal))
 
     def rewrite(self, question: str, history: Sequence[Any] | None) -> str:
         """An elliptical follow-up rewritten as a standalone question."""
@@ -55,9 +58,9 @@ def make_generator(config: Any) -> Generator | None:
     if backend == "transformers":
         from rag.generators.local import TransformersGenerator
 
-        return TransformersGenerator(config.generation)
+        return TransformersGenerator(config.generation, refusal=config.answer.refusal_text)
     if backend == "openai":
         from rag.generators.remote import OpenAIGenerator
 
-        return OpenAIGenerator(config.generation)
+        return OpenAIGenerator(config.generation, refusal=config.answer.refusal_text)
     raise ValueError(f"unknown generation.backend {backend!r}; valid: extractive, transformers, openai")

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from rag.config import DEFAULT_REFUSAL
 from rag.errors import GenerationError
 from rag.generators import ChatGenerator
 
@@ -13,12 +14,13 @@ from rag.generators import ChatGenerator
 class TransformersGenerator(ChatGenerator):
     """Loads the model on first use (never at import), then streams with TextIteratorStreamer."""
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Any, *, refusal: str = DEFAULT_REFUSAL) -> None:
         if not config.model:
             raise ValueError("generation.model must name a local folder or a cached HF id")
         if config.max_new_tokens < 1:
             raise ValueError(f"generation.max_new_tokens must be >= 1, got {config.max_new_tokens}")
         self.config = config
+        self.refusal = refusal
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
