@@ -78,7 +78,7 @@ class RetrievalConfig:
 
 @dataclass(frozen=True)
 class AnswerConfig:
-    candidate_passages: int = 4
+    candidate_passages: int = 5
     max_sentences: int = 3
     max_question_chars: int = 500
     sentence_weight_dense: float = 0.7

@@ -134,10 +134,11 @@ class Pipeline:
         vector = self.embedder.embed([query.search_text], "query")[0]
         t2 = time.perf_counter()
         k = k or self.config.retrieval.top_k
-        ranked = retriever.search(query.search_text, vector, max(k, self.config.answer.candidate_passages))
+        candidates = self.config.answer.candidate_passages
+        ranked = retriever.search(query.search_text, vector, max(k, candidates))
         t3 = time.perf_counter()
         exclude = _given_before(history) if query.wants_more else set()
-        answer = self.answerer.answer(query, vector, ranked.fused, index, exclude)
+        answer = self.answerer.answer(query, vector, ranked.fused[:candidates], index, exclude)
         t4 = time.perf_counter()
         answer = dataclasses.replace(answer, passages=ranked.fused[:k])
         answer.timings_ms.update(check=(t1 - t0) * 1e3, embed=(t2 - t1) * 1e3,

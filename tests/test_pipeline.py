@@ -142,3 +142,15 @@ def test_a_documents_subject_counts_in_its_later_sentences(config: Config, embed
     assert any(c.text.startswith("分布于越南") for c in a.citations), a.text
     b = pipeline.answer("欧洲越橘分布在哪里？")
     assert any(c.text.startswith("主要分布于欧洲") for c in b.citations), b.text
+
+
+def test_candidate_passages_bounds_where_answers_come_from(pipeline: Pipeline) -> None:
+    question = "全省脱贫攻坚推进会在哪里召开？"
+    narrow = Pipeline(pipeline.config.replace(answer={"candidate_passages": 1}),
+                      embedder=pipeline.embedder).with_index(pipeline.index)
+    answer = narrow.answer(question)
+    assert len(answer.passages) == pipeline.config.retrieval.top_k  # still shown in full
+    top = answer.passages[0].chunk
+    assert answer.citations and all(c.chunk_id == top.id for c in answer.citations)
+    with pytest.raises(ValueError, match="candidate_passages must be >= 1, got 0"):
+        Pipeline(pipeline.config.replace(answer={"candidate_passages": 0}), embedder=pipeline.embedder)

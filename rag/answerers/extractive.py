@@ -41,6 +41,8 @@ class Scored:
 
 class ExtractiveAnswerer:
     def __init__(self, config: AnswerConfig) -> None:
+        if config.candidate_passages < 1:
+            raise ValueError(f"answer.candidate_passages must be >= 1, got {config.candidate_passages}")
         if not 1 <= config.max_sentences <= 10:
             raise ValueError(f"answer.max_sentences must be 1..10, got {config.max_sentences}")
         if not 0 < config.keep_ratio <= 1:
