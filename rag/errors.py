@@ -53,3 +53,7 @@ class DatasetError(RagError, ValueError):
 
 class GenerationError(RagError):
     """A generator (local LLM or remote server) failed."""
+
+
+class BuildLockedError(RagError):
+    """Another build of the same index is running."""

@@ -12,16 +12,11 @@
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import hashlib
-import json
 import logging
-import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,15 +30,12 @@ from rag.errors import DocumentError, EmptyCorpusError, RagError
 from rag.index.dense import build_faiss
 from rag.index.lexical import LexicalIndex, tokenize
 from rag.index.store import FORMAT, VERSION, IndexData, load_index, swap_in, write_index
+from rag.index.workdir import ResumeCache, build_lock, sweep
 from rag.types import Chunk, Document, Sentence
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (documents embedded so far, documents to embed)
 EMBED_GROUP = 256  # texts embedded per call, across small documents
-
-
-class BuildLockedError(RagError):
-    """Another build of the same index is running."""
 
 
 @dataclass
@@ -121,8 +113,8 @@ class IndexBuilder:
                 + (f" (skipped: {', '.join(s for s, _ in report.skipped)})" if report.skipped else "")
                 + "; no index was written"
             )
-        with self._lock():
-            self._sweep()
+        with build_lock(self.link):
+            sweep(self.link)
             data = self._assemble(list(unique.values()), report, progress)
             self.link.parent.mkdir(parents=True, exist_ok=True)
             folder = Path(tempfile.mkdtemp(prefix=f".{self.link.name}.v{int(time.time())}-",
@@ -133,7 +125,7 @@ class IndexBuilder:
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
-            shutil.rmtree(self._resume_dir(data.manifest), ignore_errors=True)
+            ResumeCache(self.link, data.manifest).clear()
         report.documents, report.chunks, report.sentences = len(unique), len(data.chunks), len(data.sentences)
         report.seconds = time.perf_counter() - started
         report.path = str(self.link)
@@ -153,7 +145,7 @@ class IndexBuilder:
         dim = self._dim or int(getattr(self.embedder, "dim"))
         expected = self.expected_manifest(dim)
         old = self._previous(expected)
-        resume = self._resume_dir(expected)
+        resume = ResumeCache(self.link, expected)
         prepared: list[_Prepared] = []
         todo: list[_Prepared] = []
         for doc in docs:
@@ -162,14 +154,10 @@ class IndexBuilder:
                 report.reused.append(doc.source)
                 continue
             p = self._prepare(doc)
-            cached = resume / f"{doc.id}.npz"
-            if cached.is_file():
-                try:
-                    with np.load(cached) as z:
-                        p.chunk_vectors, p.sentence_vectors = z["chunk_vectors"], z["sentence_vectors"]
-                    report.resumed.append(doc.source)
-                except (OSError, ValueError, KeyError):
-                    cached.unlink(missing_ok=True)
+            saved = resume.load(doc.id)
+            if saved is not None:
+                p.chunk_vectors, p.sentence_vectors = saved
+                report.resumed.append(doc.source)
             prepared.append(p)
             if p.chunk_vectors is None:
                 todo.append(p)
@@ -197,11 +185,10 @@ class IndexBuilder:
             old.chunk_vectors[rows], old.sentence_vectors[sentence_rows],
         )
 
-    def _embed(self, todo: list[_Prepared], resume: Path, report: BuildReport,
+    def _embed(self, todo: list[_Prepared], resume: ResumeCache, report: BuildReport,
                progress: Progress | None) -> None:
         if not todo:
             return
-        resume.mkdir(parents=True, exist_ok=True)
         bar = _bar(len(todo)) if progress is None else None
         done = 0
         for group in _groups(todo):
@@ -215,7 +202,7 @@ class IndexBuilder:
             for p in group:
                 p.chunk_vectors, cv = cv[: len(p.chunks)], cv[len(p.chunks) :]
                 p.sentence_vectors, sv = sv[: len(p.sentences)], sv[len(p.sentences) :]
-                _save_atomic(resume / f"{p.doc.id}.npz", p.chunk_vectors, p.sentence_vectors)
+                resume.save(p.doc.id, p.chunk_vectors, p.sentence_vectors)
                 report.added.append(p.doc.source)
             done += len(group)
             if bar is not None:
@@ -251,28 +238,6 @@ class IndexBuilder:
             lexical=LexicalIndex(cfg.lexical_tokenizer).build(tokens),
         )
 
-    def _sweep(self) -> None:
-        """Delete version folders left by builds that were killed before their swap."""
-        live = self.link.resolve() if self.link.is_symlink() else None
-        for folder in self.link.parent.glob(f".{self.link.name}.v*"):
-            if folder.is_dir() and folder.resolve() != live:
-                shutil.rmtree(folder, ignore_errors=True)
-
-    def _resume_dir(self, manifest: dict) -> Path:
-        key = json.dumps([manifest["embedding"], manifest["chunker"]], sort_keys=True)
-        fp = hashlib.sha256(key.encode()).hexdigest()[:12]
-        return self.link.parent / f".resume-{self.link.name}-{fp}"
-
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.link.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.link.parent / f".{self.link.name}.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise BuildLockedError(f"another build of {self.link} is running; try again later") from exc
-            yield
-
 
 def _groups(todo: list[_Prepared]) -> Iterator[list[_Prepared]]:
     group: list[_Prepared] = []
@@ -285,13 +250,6 @@ def _groups(todo: list[_Prepared]) -> Iterator[list[_Prepared]]:
             group, size = [], 0
     if group:
         yield group
-
-
-def _save_atomic(path: Path, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        np.savez(f, chunk_vectors=chunk_vectors, sentence_vectors=sentence_vectors)
-    os.replace(tmp, path)
 
 
 def _display(path: Path) -> str:
