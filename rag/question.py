@@ -12,16 +12,20 @@ from rag.index.lexical import HAN as _HAN
 from rag.index.lexical import STOPWORDS, tokenize
 
 # Question scaffolding: removed before we look for the question's content words.
+# A 有 right before a wh-word goes with it: jieba reads 东关街有多长 as 东关/街有/多长.
 _QUESTION_WORDS = re.compile(
-    r"请问|是什么|是多少|是谁|是哪|什么|哪里|哪儿|哪些|哪个|哪位|哪一|哪|为什么|怎么样|怎样|怎么|如何|"
-    r"多少|几|谁|何时|何地|何|吗|呢|吧|么|是否|有没有|是不是|分别|主要|具体|呀|啊"
+    r"请问|是什么|是多少|是谁|是哪|有?(?:什么|哪些|多少|几)|哪里|哪儿|哪个|哪位|哪一|哪|为什么|"
+    r"怎么样|怎样|怎么|如何|有?多[长大久远高重宽深厚](?=[\s？?，,。]|$|时间|距离|面积)|"
+    r"谁|何时|何地|何|吗|呢|吧|么|是否|有没有|是不是|分别|主要|具体|呀|啊"
 )
 # The noun right after a wh-word names the answer's type (什么职务, 哪家媒体) and
 # often is not in the text; words that refer to the document itself never are.
 _TYPE_NOUN = re.compile(rf"(?:什么|哪家|哪个|哪些|哪位|哪种|哪类|哪一个|哪一|哪(?![里儿]))([{_HAN}]{{1,2}})")
 _DOC_REF = re.compile(r"这篇|本文|文中|文章|报道|新闻|这则|该文|原文|担任|任职")
 # 第七点 / 第三条 in a question refers to 七是 / 三是 in Chinese official prose.
-_ORDINAL = re.compile(r"第([一二三四五六七八九十]{1,3})(?:点|条|项|个方面|方面|是)")
+# Not 第一条铁路: the cue must end the phrase (第七点是什么, 第三条的内容, 第二项？).
+_ORDINAL = re.compile(r"第([一二三四五六七八九十]{1,3})(?:点|条|项|个方面|方面|是)"
+                      r"(?=是|的|内容|要求|[\s？?，,。]|$)")
 _PRONOUN = re.compile(r"他|她|它|其|这|那|该|此|上述|还|另外|此外|其他|其它|别的|除此")
 _MORE = re.compile(r"还|另外|此外|其他|其它|别的|除此|除了")
 _QUANTITY_Q = re.compile(r"多少|几|数量")
@@ -178,11 +182,28 @@ def content_terms(question: str) -> dict[str, float]:
     text = _ORDINAL.sub(lambda m: f" {m.group(1)}是 ", question)
     text = core(_DOC_REF.sub(" ", text))
     terms: dict[str, float] = {f"{m.group(1)}是": 3.0 for m in _ORDINAL.finditer(question)}
-    for t in tokenize(text, "jieba"):
+    pieces = re.split(r"[^\w]+", text)  # no name runs across removed words or punctuation
+    for t in (t for piece in pieces for t in _join_single_chars(tokenize(piece, "jieba"))):
         if t in STOPWORDS or (len(t) == 1 and not t.isascii()) or t in terms or t in GENERIC_TYPES:
             continue
         terms[t] = 0.5 if t in typed else 1.0
     return terms
+
+
+def _join_single_chars(tokens: list[str]) -> list[str]:
+    """A name jieba does not know comes out a character at a time (萱/侬/律); join such runs."""
+    out: list[str] = []
+    run = ""
+    for t in [*tokens, ""]:
+        if len(t) == 1 and re.fullmatch(f"[{_HAN}]", t) and t not in STOPWORDS:
+            run += t
+            continue
+        if run:
+            out.append(run)
+            run = ""
+        if t:
+            out.append(t)
+    return out
 
 
 # Nouns that only name the kind of answer wanted; the text rarely repeats them.
