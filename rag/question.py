@@ -190,12 +190,17 @@ def content_terms(question: str) -> dict[str, float]:
     return terms
 
 
+# Single characters that are words of their own (他还强调了什么), never part of a name run.
+_FUNCTION_CHARS = frozenset("他她它我你您们还也都就又再才曾已将要会能可应让给从向到由使令叫说")
+
+
 def _join_single_chars(tokens: list[str]) -> list[str]:
     """A name jieba does not know comes out a character at a time (萱/侬/律); join such runs."""
     out: list[str] = []
     run = ""
     for t in [*tokens, ""]:
-        if len(t) == 1 and re.fullmatch(f"[{_HAN}]", t) and t not in STOPWORDS:
+        if (len(t) == 1 and re.fullmatch(f"[{_HAN}]", t) and t not in STOPWORDS
+                and t not in _FUNCTION_CHARS):
             run += t
             continue
         if run:

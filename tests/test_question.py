@@ -14,6 +14,7 @@ from rag.question import content_terms, resolve_followup
     ("脱贫攻坚由哪几级书记一起抓？", {"脱贫", "书记"}, {"由级"}),  # no run across a removed wh-word
     ("香港的第一条铁路是哪条铁路？", {"香港", "铁路"}, {"一是"}),  # 第一条铁路 is no list item
     ("刘家义强调的第七点是什么？", {"七是", "强调"}, set()),
+    ("他还强调了什么？", {"强调"}, {"他还"}),  # pronouns and adverbs are not name pieces
     ("", set(), set()),
     ("？", set(), set()),
     ("iPhone 15 用的是什么芯片？😀", {"iphone", "15", "芯片"}, {"什么"}),
