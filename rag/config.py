@@ -25,6 +25,7 @@ DEFAULT_CONFIG = PACKAGE_ROOT / "configs" / "default.yaml"
 
 DEFAULT_REFUSAL = "文中没有提到相关内容。"  # answer.refusal_text unless configured
 
+
 @dataclass(frozen=True)
 class EmbeddingConfig:
     model: str = "intfloat/multilingual-e5-small"

@@ -24,8 +24,8 @@ _TYPE_NOUN = re.compile(rf"(?:什么|哪家|哪个|哪些|哪位|哪种|哪类|�
 _DOC_REF = re.compile(r"这篇|本文|文中|文章|报道|新闻|这则|该文|原文|担任|任职")
 # 第七点 / 第三条 in a question refers to 七是 / 三是 in Chinese official prose.
 # Not 第一条铁路: the cue must end the phrase (第七点是什么, 第三条的内容, 第二项？).
-_ORDINAL = re.compile(r"第([一二三四五六七八九十]{1,3})(?:点|条|项|个方面|方面|是)"
-                      r"(?=是|的|内容|要求|[\s？?，,。]|$)")
+_ORDINAL = re.compile(r"第([一二三四五六七八九十]{1,3})"
+                      r"(?:(?:点|条|项|个方面|方面)(?=是|的|内容|要求|[\s？?，,。]|$)|是)")
 _PRONOUN = re.compile(r"他|她|它|其|这|那|该|此|上述|还|另外|此外|其他|其它|别的|除此")
 _MORE = re.compile(r"还|另外|此外|其他|其它|别的|除此|除了")
 _QUANTITY_Q = re.compile(r"多少|几|数量")

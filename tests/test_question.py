@@ -27,5 +27,6 @@ def test_content_terms(question: str, expected: set[str], absent: set[str]) -> N
 
 def test_an_ordinal_cue_weighs_triple_and_reaches_retrieval() -> None:
     assert content_terms("第三条的内容是什么？")["三是"] == 3.0
+    assert content_terms("他讲的第七是什么？")["七是"] == 3.0
     assert "七是" in resolve_followup("刘家义强调的第七点是什么？", None).search_text
     assert "一是" not in resolve_followup("香港的第一条铁路是哪条铁路？", None).search_text
