@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.config import RetrievalConfig
+from rag.errors import ModelNotFoundError
 from rag.index.dense import search_faiss
 from rag.index.store import IndexData
 from rag.types import Passage
@@ -78,7 +79,13 @@ class HybridRetriever:
             from rag.models.resolve import force_offline
 
             force_offline()
-            self._reranker = CrossEncoder(self.config.reranker, local_files_only=True)
+            try:
+                self._reranker = CrossEncoder(self.config.reranker, local_files_only=True)
+            except (OSError, ValueError) as exc:
+                raise ModelNotFoundError(
+                    f"retrieval.reranker {self.config.reranker!r} could not be loaded ({exc}); "
+                    "set it to a local CrossEncoder folder, or to null to turn reranking off"
+                ) from exc
         pairs = [(query, self.index.chunks[i].text) for i in order]
         scores = self._reranker.predict(pairs, show_progress_bar=False)
         return [order[j] for j in np.argsort(-np.asarray(scores), kind="stable")]
