@@ -35,8 +35,6 @@ from rag.config import Config
 from rag.embed import Embedder
 from rag.evaluation import metrics
 from rag.evaluation.datasets import load_dataset
-from rag.index.builder import IndexBuilder
-from rag.index.store import load_index
 from rag.pipeline import Pipeline
 from rag.question import resolve_followup
 from rag.retrieve import HybridRetriever
@@ -54,25 +52,21 @@ def candidates(name: str, config: Config, embedder: Embedder) -> list[Item]:
     """Build a temporary index of the set and collect the answerer's candidates."""
     ds = load_dataset(EVAL / name)
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = config.replace(index={"root": tmp, "name": "x"})
-        builder = IndexBuilder(cfg, embedder, dim=embedder.dim)
-        builder.build_documents(ds.documents)
-        index = load_index(builder.link, builder.expected_manifest(embedder.dim))
-    retriever = HybridRetriever(cfg.retrieval, index)
-    answerer = Pipeline(cfg, embedder=embedder).answerer
-    depth = cfg.answer.candidate_passages  # as Pipeline: these passages' sentences compete
+        pipeline = Pipeline(config.replace(index={"root": tmp, "name": "x"}), embedder=embedder)
+        pipeline.builder().build_documents(ds.documents)
+        index = pipeline.index  # loaded into memory before the folder goes
+    retriever = HybridRetriever(config.retrieval, index)
+    depth = config.answer.candidate_passages  # as Pipeline: these passages' sentences compete
     items = []
     for q in ds.questions:
-        refs = [r for r in (metrics.normalize(a) for a in q.answers) if r]
-        if not refs:
+        if not any(metrics.normalize(a) for a in q.answers):
             continue
         query = resolve_followup(q.question, None)
         vector = embedder.embed([query.search_text], "query")[0]
         ranked = retriever.search(query.search_text, vector, depth)
-        scored = answerer.score(query, vector, ranked.fused, index)
-        labels = [any(r in metrics.normalize(s.sentence.text) for r in refs) for s in scored]
-        items.append(Item(q.question, [s.sentence.text for s in scored],
-                          [s.score for s in scored], labels))
+        scored = pipeline.answerer.score(query, vector, ranked.fused, index)
+        items.append(Item(q.question, [s.sentence.text for s in scored], [s.score for s in scored],
+                          [metrics.hit(s.sentence.text, q.answers) > 0 for s in scored]))
     return items
 
 
