@@ -1,13 +1,9 @@
-"""Question checks, follow-up resolution and the bits of a question we match on."""
+"""The bits of a question we match on: content words, answer-type cues, bigrams."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from rag.errors import InvalidQuestionError
 from rag.index.lexical import HAN as _HAN
 from rag.index.lexical import STOPWORDS, tokenize
 
@@ -53,75 +49,9 @@ _YEAR_Q = re.compile(r"哪年|哪一年|年份|几几年")
 _YEAR_A = re.compile(r"[0-9０-９]{2,4}\s*年|[零〇一二三四五六七八九]{2,4}年")
 
 
-def check_question(question: object, max_chars: int) -> str:
-    """The stripped question, or InvalidQuestionError saying what is wrong."""
-    if not isinstance(question, str):
-        raise InvalidQuestionError(f"the question must be a string, got {type(question).__name__}")
-    stripped = question.strip()
-    if not stripped:
-        raise InvalidQuestionError("the question is empty; ask something about the documents")
-    if len(stripped) > max_chars:
-        raise InvalidQuestionError(
-            f"the question has {len(stripped)} characters; the limit is {max_chars} "
-            "(answer.max_question_chars)"
-        )
-    return stripped
-
-
-def previous_questions(history: Sequence[Any] | None) -> list[str]:
-    """User turns from history given as strings, (user, bot) pairs or role dicts."""
-    out: list[str] = []
-    for turn in history or []:
-        if isinstance(turn, str):
-            out.append(turn)
-        elif isinstance(turn, dict) and turn.get("role") == "user":
-            out.append(_content_text(turn.get("content")))
-        elif isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
-            out.append(turn[0])
-    return [q for q in out if q.strip()]
-
-
-def previous_answers(history: Sequence[Any] | None) -> list[str]:
-    out: list[str] = []
-    for turn in history or []:
-        if isinstance(turn, dict) and turn.get("role") == "assistant":
-            out.append(_content_text(turn.get("content")))
-        elif isinstance(turn, (list, tuple)) and len(turn) > 1 and isinstance(turn[1], str):
-            out.append(turn[1])
-    return out
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # gradio 5/6 message parts
-        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-    return ""
-
-
 def core(question: str) -> str:
     """The question without its scaffolding words and punctuation."""
     return _QUESTION_WORDS.sub(" ", question)
-
-
-@dataclass(frozen=True)
-class Query:
-    text: str  # what the user asked
-    search_text: str  # what retrieval sees (with follow-up context carried in)
-    wants_more: bool  # "还/另外…": prefer sentences not given before
-    is_followup: bool
-
-
-def resolve_followup(question: str, history: Sequence[Any] | None) -> Query:
-    """Carry the previous question's content into an elliptical follow-up."""
-    prev = previous_questions(history)
-    wants_more = bool(_MORE.search(question))
-    content = re.findall(rf"[{_HAN}]{{2,}}|[A-Za-z0-9]+", core(question))
-    elliptical = bool(_PRONOUN.search(question)) or sum(len(c) for c in content) < 4
-    search = _ORDINAL.sub(lambda m: f"{m.group(0)} {m.group(1)}是", question)
-    if prev and elliptical:
-        return Query(question, f"{core(prev[-1]).strip()} {search}", wants_more, True)
-    return Query(question, search, wants_more and bool(prev), False)
 
 
 def bigrams(text: str) -> set[str]:
