@@ -72,8 +72,9 @@ def ask(ctx: click.Context, question: str, as_json: bool, k: int | None) -> None
         return
     click.echo(answer.text)
     for c in answer.citations:
+        span = f", 答案 {c.span_start}-{c.span_end}" if c.span_start is not None else ""
         click.echo(f"  [{c.n}] {Path(c.source).name} 第{c.paragraph}段 第{c.sentence}句 "
-                   f"({c.start}-{c.end}): {c.text}")
+                   f"({c.start}-{c.end}{span}): {c.text}")
 
 
 @main.group()
@@ -173,6 +174,7 @@ def models(ctx: click.Context) -> None:
     click.echo(f"embedding  {resolved.model_id}\n  resolved: {resolved.how}\n  path: {resolved.path}")
     reranker = config.retrieval.reranker
     click.echo(f"reranker   {reranker or '(off)'}")
+    click.echo(reader_line(config.answer.reader))
 
 
 @main.command()
@@ -202,10 +204,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, allow_remote: 
 @click.option("--t2s/--no-t2s", default=None, help="Traditional→Simplified (default: on for DRCD).")
 @click.option("--corpus", multiple=True, type=click.Path(path_type=Path),
               help="For JSONL sets: the documents to ask about (default: the configured corpus).")
+@click.option("--compare", is_flag=True, help="Also score sentence answers (reader off) on the same index.")
 @click.pass_context
 @friendly
 def eval_command(ctx: click.Context, dataset: Path, as_json: bool, limit: int | None, ks: str,
-                 per_context: bool, t2s: bool | None, corpus: tuple[Path, ...]) -> None:
+                 per_context: bool, t2s: bool | None, corpus: tuple[Path, ...], compare: bool) -> None:
     """Evaluate on DATASET: SQuAD-format JSON (CMRC 2018, DRCD, CAIL2019) or JSONL."""
     from rag.evaluation.datasets import load_dataset
     from rag.evaluation.runner import evaluate
@@ -216,17 +219,25 @@ def eval_command(ctx: click.Context, dataset: Path, as_json: bool, limit: int | 
         raise click.BadParameter(f"{ks!r}: expected comma-separated integers such as 1,3,5,10") from exc
     data = load_dataset(dataset, t2s=t2s)
     result = evaluate(data, _config(ctx), ks=cutoffs, limit=limit, per_context=per_context,
-                      corpus=corpus)
+                      corpus=corpus, compare=compare)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
-    click.echo(f"{result['dataset']}: {result['n']} questions"
+    click.echo(f"{result['dataset']}: {result['n']} questions, answered by the {result['answerer']}"
                + (" (per context)" if per_context else ""))
     for section in ("retrieval", "answer", "citation", "refusal", "latency_ms", "build"):
         click.echo(f"  {section:<10} " + "  ".join(f"{k}={v}" for k, v in result[section].items()))
+    for name, sections in result.get("compared", {}).items():
+        click.echo(f"  answered by the {name}:")
+        for section, values in sections.items():
+            click.echo(f"    {section:<10} " + "  ".join(f"{k}={v}" for k, v in values.items()))
     for mode, values in result["retrieval_by_mode"].items():
         click.echo(f"  {mode:<10} " + "  ".join(f"{k}={v}" for k, v in values.items()))
 
+
+from rag.cli_reader import reader, reader_line  # noqa: E402  (the `rag reader` group)
+
+main.add_command(reader)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

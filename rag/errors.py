@@ -57,3 +57,7 @@ class GenerationError(RagError):
 
 class BuildLockedError(RagError):
     """Another build of the same index is running."""
+
+
+class ReaderError(RagError):
+    """The reader's weights are missing, corrupt, or were trained for another base model."""

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answerers.extractive import ExtractiveAnswerer
+from rag.answerers import make_answerer
 from rag.config import Config
 from rag.embed import Embedder, TextEmbedder
 from rag.errors import IndexNotFoundError
@@ -38,7 +38,7 @@ class Pipeline:
     def __init__(self, config: Config, embedder: TextEmbedder | None = None) -> None:
         self.config = config
         self.embedder = embedder if embedder is not None else Embedder(config.embedding)
-        self.answerer = ExtractiveAnswerer(config.answer)
+        self.answerer = make_answerer(config, self.embedder)
         self.generator = make_generator(config)  # cheap: models load on first use
         # (index, retriever) swap together, so a reader never sees a mixed pair
         self._state: tuple[IndexData, HybridRetriever] | None = None
@@ -104,9 +104,12 @@ class Pipeline:
         self.reload()
         return report
 
-    def with_index(self, data: IndexData) -> Pipeline:
-        """A pipeline sharing this one's models but answering from `data`."""
-        other = Pipeline(self.config, embedder=self.embedder)
+    def with_index(self, data: IndexData, config: Config | None = None) -> Pipeline:
+        """A pipeline sharing this one's models but answering from `data` (with `config`'s
+        answer settings, when given)."""
+        other = Pipeline(config or self.config, embedder=self.embedder)
+        if config is None:
+            other.answerer = self.answerer  # one reader in memory, not one per view
         other.generator = self.generator
         other._set(data)
         return other

@@ -77,6 +77,9 @@ class Citation:
     paragraph: int
     sentence: int
     chunk_id: str = ""
+    # where the reader's short answer lies inside this sentence (document offsets), if it does
+    span_start: int | None = None
+    span_end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     score: float = 0.0  # evidence strength the refusal decision was based on
     timings_ms: dict[str, float] = field(default_factory=dict)
+    short: str | None = None  # the reader's short answer ("菏泽"), when a reader answered
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,1 +1,31 @@
-"""Turning retrieved passages into an Answer."""
+"""Answerers turn retrieved passages into a cited Answer; `make_answerer` picks one from the config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag.answerers.extractive import ExtractiveAnswerer
+from rag.answerers.reader import ReaderAnswerer
+from rag.config import Config
+
+
+def make_answerer(config: Config, embedder: Any) -> ExtractiveAnswerer | ReaderAnswerer:
+    """The reader when `answer.reader` names one (its files are checked now), else sentences only."""
+    if config.answer.reader is None:
+        return ExtractiveAnswerer(config.answer)
+    from rag.reader.reader import SpanReader
+
+    def base() -> tuple[Any, Any]:
+        model = getattr(embedder, "model", None)
+        if model is not None and hasattr(model, "tokenizer"):  # share the embedder's layers
+            from rag.reader.loading import shared_base
+
+            return shared_base(model)
+        from rag.reader.loading import load_base
+
+        return load_base(config.embedding)
+
+    return ReaderAnswerer(config.answer, SpanReader(config.answer.reader, base, config.embedding.dtype))
+
+
+__all__ = ["ExtractiveAnswerer", "ReaderAnswerer", "make_answerer"]

@@ -44,7 +44,9 @@ class _Tally:
 
 def evaluate(dataset: Dataset, config: Config, *, embedder: TextEmbedder | None = None,
              ks: Sequence[int] = (1, 3, 5, 10), limit: int | None = None, per_context: bool = False,
-             corpus: Sequence[Path] = (), progress: bool = True) -> dict[str, Any]:
+             corpus: Sequence[Path] = (), progress: bool = True, compare: bool = False) -> dict[str, Any]:
+    """Scores for the configured answerer; with `compare`, also for the hand-scored
+    sentence answerer (answer.reader: null) on the same index, under "compared"."""
     embedder = embedder or Embedder(config.embedding)
     questions = dataset.questions[:limit] if limit else dataset.questions
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
@@ -58,23 +60,38 @@ def evaluate(dataset: Dataset, config: Config, *, embedder: TextEmbedder | None 
             report = builder.build(list(corpus) or config.index.sources())
         build_s = time.perf_counter() - started
         pipeline = Pipeline(cfg, embedder=embedder)
-        tally = _Tally()
-        views: dict[str, Pipeline] = {}
+        variants = {"configured": pipeline}
+        if compare:
+            hand = cfg.replace(answer={"reader": None})
+            variants["hand"] = pipeline.with_index(pipeline.index, config=hand)
+        tallies = {name: _Tally() for name in variants}
+        views: dict[tuple[str, str], Pipeline] = {}
         bar = _bar(len(questions), progress)
         for q in questions:
-            p = pipeline
-            if per_context and q.doc_id:
-                if q.doc_id not in views:
-                    views.clear()  # questions of one context come together; keep memory flat
-                    views[q.doc_id] = pipeline.with_index(subset(pipeline.index, [q.doc_id]))
-                p = views[q.doc_id]
-            _ask(p, q, tally, max(ks))
+            for name, base in variants.items():
+                p = base
+                if per_context and q.doc_id:
+                    if (name, q.doc_id) not in views:
+                        if not any(d == q.doc_id for _, d in views):
+                            views.clear()  # questions of one context come together; keep memory flat
+                        views[(name, q.doc_id)] = base.with_index(subset(pipeline.index, [q.doc_id]))
+                    p = views[(name, q.doc_id)]
+                _ask(p, q, tallies[name], max(ks), retrieval=name == "configured")
             bar.update(1)
         bar.close()
-    return _summary(tally, ks, len(questions), dataset, build_s, report.embedded_tokens, per_context)
+    tokens = report.embedded_tokens
+    result = _summary(tallies["configured"], ks, len(questions), dataset, build_s, tokens, per_context)
+    result["answerer"] = "reader" if config.answer.reader else "hand"
+    if compare:
+        hand_result = _summary(tallies["hand"], ks, len(questions), dataset, build_s, tokens, per_context)
+        result["compared"] = {"hand": {k: hand_result[k] for k in ("answer", "citation", "refusal",
+                                                                    "latency_ms")}}
+    return result
 
 
-def _ask(p: Pipeline, q: Question, t: _Tally, depth: int) -> None:
+def _ask(p: Pipeline, q: Question, t: _Tally, depth: int, retrieval: bool = True) -> None:
+    """Ask one question. EM and F1 score the short answer where the reader gave one,
+    else the whole text; hit always scores the whole text."""
     started = time.perf_counter()
     try:
         answer = p.answer(q.question)
@@ -87,13 +104,14 @@ def _ask(p: Pipeline, q: Question, t: _Tally, depth: int) -> None:
         return
     t.refused_answerable.append(answer.refused)
     text = m.strip_markers(answer.text) if not answer.refused else ""
+    short = answer.short if answer.short is not None and not answer.refused else text
     t.hit.append(m.hit(text, q.answers))
-    t.em.append(m.exact_match(text, q.answers))
-    t.f1.append(m.f1(text, q.answers))
+    t.em.append(m.exact_match(short, q.answers))
+    t.f1.append(m.f1(short, q.answers))
     if not answer.refused:
         t.chars.append(len(text))
         t.cited.append(float(any(m.hit(c.text, q.answers) for c in answer.citations)))
-    if q.spans and q.doc_id:
+    if retrieval and q.spans and q.doc_id:
         ranked = p.retrieve(q.question, k=depth)
         chunks = p.index.chunks
         lists = {"hybrid": [x.chunk for x in ranked.fused], "dense": [chunks[i] for i in ranked.dense],

@@ -1,0 +1,82 @@
+"""SpanReader: read windows, return the best span of each. Loads on first use.
+
+    reader = SpanReader("reader-v1", base=lambda: (bert_model, tokenizer))
+    spans = reader.read("全省脱贫攻坚推进会在哪里召开？", ["全省脱贫攻坚推进会在菏泽召开。…"])
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Protocol
+
+from rag.embed import DTYPES, resolve_dtype
+from rag.reader import weights
+from rag.reader.net import ReaderNet, Span, best_spans, encode
+
+BaseProvider = Callable[[], tuple[Any, Any]]  # () -> (BertModel, tokenizers.Tokenizer)
+
+
+class Reader(Protocol):
+    """What the answerer needs from a reader; a test fake is a few lines."""
+
+    window_chars: int
+    calibration: weights.Calibration
+
+    def read(self, question: str, windows: Sequence[str]) -> list[Span]: ...
+
+
+class SpanReader:
+    def __init__(self, name_or_path: str, base: BaseProvider, dtype: str = "auto") -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"reader dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        self.folder = weights.resolve_folder(name_or_path)
+        self.meta = weights.read_meta(self.folder)  # cheap: a small JSON file, checked now
+        self._base = base
+        self.dtype = dtype
+        self._net: ReaderNet | None = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def window_chars(self) -> int:
+        return int(self.meta.settings.get("max_chars", 160))
+
+    @property
+    def calibration(self) -> weights.Calibration:
+        return self.meta.calibration
+
+    @property
+    def max_answer_tokens(self) -> int:
+        return int(self.meta.settings.get("max_answer_tokens", 48))
+
+    def load(self) -> ReaderNet:
+        with self._lock:
+            if self._net is None:
+                base, tokenizer = self._base()
+                net = ReaderNet(base, self.meta.trained_from)
+                weights.load_into(net, self.folder, self.meta, tokenizer)
+                net.eval()
+                self.dtype = resolve_dtype(self.dtype, "cpu")
+                self._net, self._tokenizer = net, tokenizer
+        return self._net
+
+    def read(self, question: str, windows: Sequence[str]) -> list[Span]:
+        """One span per window (character offsets into that window), in one batch."""
+        if not windows:
+            return []
+        import torch
+
+        net = self.load()
+        batch = encode(self._tokenizer, [question] * len(windows), list(windows))
+        with torch.inference_mode(), self._precision():
+            logits = net(batch.input_ids, batch.attention_mask)
+        return best_spans(logits, batch, self.max_answer_tokens)
+
+    def _precision(self) -> AbstractContextManager[object]:
+        if self.dtype != "bfloat16":
+            return nullcontext()
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16)

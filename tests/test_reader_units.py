@@ -1,0 +1,145 @@
+"""The reader's pieces without a trained model: windows, encoding, span decoding, data, calibration."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rag.chunking import split_sentences
+from rag.errors import DatasetError
+from rag.reader.calibrate import Case, fit
+from rag.reader.data import ExampleMaker, load_squad, split
+from rag.reader.net import best_spans, encode, token_span
+from rag.reader.windows import merge_windows, window_around
+from rag.types import Document
+
+TEXT = "第一句很短。第二句稍微长一点，有逗号。第三句。\n另一段的第一句。另一段的第二句！"
+
+
+def _sentences(text: str = TEXT):
+    return split_sentences(Document("d", "d", text))
+
+
+def test_window_stays_in_its_paragraph_and_size() -> None:
+    sents = _sentences()
+    w = window_around(sents, 1, TEXT, max_chars=100)
+    assert w.text == "第一句很短。第二句稍微长一点，有逗号。第三句。"  # not into the next paragraph
+    assert TEXT[w.start:w.end] == w.text
+    small = window_around(sents, 1, TEXT, max_chars=13)
+    assert small.text == "第二句稍微长一点，有逗号。"  # the centre alone when nothing else fits
+
+
+def test_window_of_one_character_and_emoji() -> None:
+    text = "好。😀 emoji and English. 中文"
+    sents = _sentences(text)
+    w = window_around(sents, 0, text, max_chars=2)
+    assert w.text == "好。"
+    whole = window_around(sents, 1, text, max_chars=200)
+    assert text[whole.start:whole.end] == whole.text and "😀" in whole.text
+
+
+def test_window_centre_out_of_range() -> None:
+    with pytest.raises(IndexError, match="outside"):
+        window_around(_sentences(), 9, TEXT, 100)
+
+
+def test_merge_drops_contained_windows() -> None:
+    sents = _sentences()
+    big, small = window_around(sents, 1, TEXT, 100), window_around(sents, 1, TEXT, 13)
+    assert merge_windows([small, big]) == [big]
+    assert merge_windows([big, small]) == [big]
+
+
+class _Enc:
+    def __init__(self, ids: list[int], offsets: list[tuple[int, int]]) -> None:
+        self.ids, self.offsets = ids, offsets
+
+
+class _CharTokenizer:
+    """One token per character: enough to test the layout and the offsets."""
+
+    def encode_batch(self, texts: list[str], add_special_tokens: bool = False) -> list[_Enc]:
+        return [_Enc([10 + ord(c) % 1000 for c in t], [(i, i + 1) for i in range(len(t))]) for t in texts]
+
+
+def test_encode_layout_and_token_span() -> None:
+    batch = encode(_CharTokenizer(), ["问", "问题"], ["菏泽召开", "在"])
+    assert batch.input_ids[0].tolist()[:4] == [0, 10 + ord("问") % 1000, 2, 2]
+    assert batch.first_token == [4, 5]
+    assert batch.allowed[0].tolist() == [True, False, False, False, True, True, True, True, False]
+    assert token_span(batch, 0, 0, 2) == (4, 5)  # 菏泽
+    assert token_span(batch, 1, 0, 1) == (5, 5)
+    assert batch.attention_mask[1].tolist()[-1] == 0  # padded
+
+
+def test_empty_window_cannot_hold_a_span() -> None:
+    batch = encode(_CharTokenizer(), ["问"], [""])
+    assert token_span(batch, 0, 0, 1) is None
+
+
+def test_best_span_and_null() -> None:
+    batch = encode(_CharTokenizer(), ["问"], ["菏泽召开"])
+    logits = torch.full((1, batch.input_ids.shape[1], 2), -5.0)
+    logits[0, 0] = torch.tensor([1.0, 1.0])  # no-answer scores 2
+    logits[0, 4, 0], logits[0, 5, 1] = 4.0, 4.0  # 菏泽 scores 8
+    logits[0, 1, 0] = 50.0  # a question token may never start a span
+    (span,) = best_spans(logits, batch)
+    assert (span.start, span.end, span.null, span.score, span.margin) == (0, 2, 2.0, 8.0, 6.0)
+
+
+def _squad(tmp_path: Path, data: object, name: str = "x.json.gz") -> Path:
+    path = tmp_path / name
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False)
+    return path
+
+
+def test_load_squad_counts_misplaced_answers(tmp_path: Path) -> None:
+    qas = [{"id": "a", "question": "在哪里召开？", "answers": [{"text": "菏泽", "answer_start": 10}]},
+           {"id": "b", "question": "谁？", "answers": [{"text": "菏泽", "answer_start": 3}]}]
+    context = "全省脱贫攻坚推进会在菏泽召开。"
+    path = _squad(tmp_path, {"data": [{"paragraphs": [{"context": context, "qas": qas}]}]})
+    corpus = load_squad(path)
+    assert [q.id for q in corpus.questions] == ["a"] and corpus.misplaced == 1
+
+
+@pytest.mark.parametrize("data", [[1, 2], {"data": [{"x": 1}]}, {"data": [{"paragraphs": [{"context": 1}]}]}])
+def test_load_squad_names_the_expected_format(tmp_path: Path, data: object) -> None:
+    with pytest.raises(DatasetError, match="SQuAD format"):
+        load_squad(_squad(tmp_path, data))
+
+
+def test_load_squad_rejects_non_json(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(b"\xff\xfe not json")
+    with pytest.raises(DatasetError, match="SQuAD format"):
+        load_squad(path)
+
+
+def test_examples_positive_and_in_context_negative(tmp_path: Path) -> None:
+    context = "甲地在北方。会议在菏泽召开，很多人参加。乙地在南方，天气很热。"
+    qas = [{"id": "a", "question": "会议在哪里召开？", "answers": [{"text": "菏泽", "answer_start": 9}]}]
+    corpus = load_squad(_squad(tmp_path, {"data": [{"paragraphs": [{"context": context, "qas": qas}]}]}))
+    train, val = split(corpus, 0.0)
+    assert not val.questions
+    examples = ExampleMaker(train, max_chars=12, cross_negatives=0.0, seed=0).examples(train.questions[0])
+    pos, neg = examples
+    assert pos.window[pos.start:pos.end] == "菏泽"
+    assert neg.start == -1 and "菏泽" not in neg.window
+
+
+def test_calibration_fit_separates_and_respects_the_refusal_cap() -> None:
+    rng = np.random.default_rng(0)
+    cases = [Case("answerable", [float(m)], [0.8], [1.0], 0.8) for m in rng.normal(5, 2, 200)]
+    cases += [Case("other", [float(m)], [0.6], [0.0], 0.6) for m in rng.normal(-3, 2, 100)]
+    cases += [Case("own", [float(m)], [0.7], [0.0], 0.7) for m in rng.normal(-1, 2, 100)]
+    calibration, report = fit(cases, max_refused=0.05)
+    assert report["answerable_refused"] <= 0.05
+    accepted = [calibration.accepts(c.margins[0], c.evidence) for c in cases]
+    assert np.mean(accepted[:200]) >= 0.95
+    assert np.mean(accepted[200:]) < 0.5
