@@ -198,7 +198,8 @@ def _given_before(history: Sequence[Any] | None) -> set[str]:
     for text in previous_answers(history):
         plain = html.unescape(re.sub(r"<[^>]+>", "", text))
         pieces = MARKER.split(plain)[::2]  # odd items are the captured marker numbers
-        given.update(p.strip() for p in pieces if p.strip())
+        # a reader's answer puts its short answer on lines of its own above the sentences
+        given.update(line.strip() for p in pieces for line in p.split("\n") if line.strip())
     return given
 
 

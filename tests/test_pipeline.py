@@ -1,4 +1,5 @@
-"""The whole answer path on the bundled article: facts, citations, refusal, follow-ups."""
+"""The whole answer path on the bundled article with sentence answers (answer.reader: null):
+facts, citations, refusal, follow-ups. tests/test_reader.py covers the reader."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from .conftest import ARTICLE
 def pipeline(base_config: Config, embedder, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     root = tmp_path_factory.mktemp("pipeline")
     shutil.copy(ARTICLE, root / ARTICLE.name)
-    config = base_config.replace(index={"root": str(root / "index"), "corpus": str(root)})
+    config = base_config.replace(index={"root": str(root / "index"), "corpus": str(root)},
+                                 answer={"reader": None})
     return Pipeline(config, embedder=embedder)
 
 
@@ -47,8 +49,10 @@ def test_question_set(pipeline: Pipeline, article_qa: list[dict]) -> None:
         if not ok:
             misses.append((row["question"], a.text[:60]))
     refused = sum(pipeline.answer(r["question"]).refused for r in unanswerable)
-    assert hits / len(answerable) >= 0.95, misses
-    assert refused / len(unanswerable) >= 0.90
+    # A guard, not a target: 40/46 and 9/12 measured after the rules tuned on this very set
+    # (type penalty, title bonus, ordinal cue) were removed for earning nothing on validation.
+    assert hits / len(answerable) >= 0.82, misses
+    assert refused / len(unanswerable) >= 0.66
 
 
 def test_every_citation_points_at_its_text(pipeline: Pipeline, article_qa: list[dict]) -> None:
@@ -120,7 +124,7 @@ def test_follow_up_with_page_markup_in_history(pipeline: Pipeline) -> None:
 
 
 def test_a_short_lead_in_sentence_is_read_with_the_next(pipeline: Pipeline) -> None:
-    a = pipeline.answer("刘家义强调的第一点是什么？")
+    a = pipeline.answer("刘家义强调思想认识要怎样？")
     texts = [c.text for c in a.citations]
     assert "刘家义强调,一是思想认识要精准。" in texts
     assert any(t.startswith("各级各部门必须从旗帜鲜明讲政治的高度") for t in texts)
@@ -137,7 +141,8 @@ def test_a_documents_subject_counts_in_its_later_sentences(config: Config, embed
     (corpus / "欧洲越橘.txt").write_text(
         "欧洲越橘是杜鹃花科越橘属的植物。\n果实可以食用。\n主要分布于欧洲、北美和亚洲北部。\n",
         encoding="utf-8")
-    pipeline = Pipeline(config.replace(index={"corpus": str(corpus)}), embedder=embedder)
+    pipeline = Pipeline(config.replace(index={"corpus": str(corpus)}, answer={"reader": None}),
+                        embedder=embedder)
     a = pipeline.answer("五月艾分布在哪些地区？")
     assert any(c.text.startswith("分布于越南") for c in a.citations), a.text
     b = pipeline.answer("欧洲越橘分布在哪里？")

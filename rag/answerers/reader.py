@@ -11,6 +11,8 @@
    That decision value is the Answer's score.
 5. The answer is the span ("菏泽"), then every sentence the span touches, each
    with [n]; those citations carry the span's exact document offsets.
+An elliptical follow-up ("他还强调了什么？") gets sentence answers instead: the reader
+was trained on standalone questions (measured: it refused this one).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class ReaderAnswerer:
             return [], 0.0
         windows, hand = [], {}
         for s in scored[: self.config.reader_windows]:
-            w = self._window(index, s)
+            w = self._window(index, s, exclude)
             windows.append(w)
             hand[(w.doc_id, w.start, w.end)] = s.score
         windows = merge_windows(windows)
@@ -82,11 +84,16 @@ class ReaderAnswerer:
         readings.sort(key=lambda r: -r.rank)
         return readings, scored[0].score
 
-    def _window(self, index: IndexData, s: Scored) -> Window:
+    def _window(self, index: IndexData, s: Scored, exclude: set[str] = frozenset()) -> Window:
+        """The window around a nominated sentence; only the sentence itself when its
+        neighbours include one an earlier answer gave ("还…" asks for something new)."""
         rows = index.doc_rows[s.sentence.doc_id][1]
         lo, hi = max(rows[0], s.row - _REACH), min(rows[-1] + 1, s.row + _REACH + 1)
-        text = index.documents[s.sentence.doc_id].text
-        return window_around(index.sentences[lo:hi], s.row - lo, text, self.reader.window_chars)
+        text, near = index.documents[s.sentence.doc_id].text, index.sentences[lo:hi]
+        w = window_around(near, s.row - lo, text, self.reader.window_chars)
+        if exclude and any(near[i].text in exclude for i in range(w.first, w.last)):
+            w = window_around(near, s.row - lo, text, 1)
+        return w
 
     @staticmethod
     def _excluded(r: Reading, index: IndexData, exclude: set[str]) -> bool:
@@ -97,6 +104,10 @@ class ReaderAnswerer:
 
     def answer(self, query: Query, query_vector: np.ndarray, passages: list[Passage],
                index: IndexData, exclude: set[str] = frozenset()) -> Answer:
+        if query.is_followup:
+            # The reader was trained on standalone questions; an elliptical follow-up
+            # ("他还强调了什么？") is answered with sentences, which read it in context.
+            return self.hand.answer(query, query_vector, passages, index, exclude)
         readings, evidence = self.read(query, query_vector, passages, index, exclude)
         if not readings:
             return self.hand.refusal(query.text, passages, evidence)
