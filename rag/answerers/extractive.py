@@ -5,8 +5,7 @@
                      + w_lexical * IDF-weighted share of the question's content words
                                    found in the sentence (words only in the sentence
                                    before it count half; words of the document's lead
-                                   sentence count in all of its sentences),
-   less a penalty when the question asks for a year, time, age or count it lacks.
+                                   sentence count in all of its sentences).
 3. Below `refuse_below` the evidence is too weak: we refuse, with no citations.
 4. Otherwise the best sentence and up to max_sentences-1 others within
    keep_ratio of it are returned in document order, each marked [n].
@@ -21,12 +20,10 @@ import numpy as np
 
 from rag.config import AnswerConfig
 from rag.index.store import IndexData
-from rag.question import Query, content_terms, title_next_to_subject, type_mismatch
+from rag.question import Query, content_terms
 from rag.types import Answer, Citation, Passage, Sentence
 
 SHORT_SENTENCE = 40  # a best sentence shorter than this is read together with the next one
-TITLE_BONUS = 0.1  # 省委书记刘家义 answers 刘家义担任什么职务 better than any sentence naming him
-TYPE_PENALTY = 0.2  # 多少/哪一年 asked, no number/year given: usually, not always, the wrong sentence
 
 
 @dataclass(frozen=True)
@@ -81,10 +78,6 @@ class ExtractiveAnswerer:
             found = sum(self._credit(t, own[row], before[row], lead[row]) * w for t, w in weights.items())
             lexical = found / total if total else 0.0
             s = c.sentence_weight_dense * d + c.sentence_weight_lexical * lexical
-            if type_mismatch(query.text, sentence.text):
-                s -= TYPE_PENALTY
-            if title_next_to_subject(query.text, sentence.text):
-                s += TITLE_BONUS
             scored.append(Scored(row, sentence, rows[row], s, d, lexical))
         scored.sort(key=lambda x: -x.score)
         return scored

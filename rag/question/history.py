@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.index.lexical import HAN as _HAN
-from rag.question.terms import _MORE, _ORDINAL, _PRONOUN, core
+from rag.question.terms import _MORE, _PRONOUN, core
 
 
 def previous_questions(history: Sequence[Any] | None) -> list[str]:
@@ -56,7 +56,7 @@ def resolve_followup(question: str, history: Sequence[Any] | None) -> Query:
     wants_more = bool(_MORE.search(question))
     content = re.findall(rf"[{_HAN}]{{2,}}|[A-Za-z0-9]+", core(question))
     elliptical = bool(_PRONOUN.search(question)) or sum(len(c) for c in content) < 4
-    search = _ORDINAL.sub(lambda m: f"{m.group(0)} {m.group(1)}是", question)
+    search = question
     if prev and elliptical:
         return Query(question, f"{core(prev[-1]).strip()} {search}", wants_more, True)
     return Query(question, search, wants_more and bool(prev), False)
