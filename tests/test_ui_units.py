@@ -23,6 +23,17 @@ def test_chat_text_links_known_markers_and_escapes_html() -> None:
     assert chat_text(answer.text, answer) == '&lt;b&gt;<a class="cite" href="#cite-1">[1]</a>[7]'
 
 
+def test_short_answer_up_front_and_its_span_marked_in_the_source() -> None:
+    sentence = "会议在<菏泽>召开。"
+    c = Citation(1, "d", "a.txt", 10, 10 + len(sentence), sentence, 1, 1, span_start=13, span_end=17)
+    answer = Answer("q", f"<菏泽>\n\n{sentence}[1]", False, [c], short="<菏泽>")
+    html_text = chat_text(answer.text, answer)
+    assert html_text.startswith('<strong class="short">&lt;菏泽&gt;</strong>')
+    assert html_text.endswith('<a class="cite" href="#cite-1">[1]</a>')
+    card = sources_html(answer, None)
+    assert '<mark>会议在<b class="span">&lt;菏泽&gt;</b>召开。</mark>' in card
+
+
 def test_sources_panel_for_refusal_and_nothing() -> None:
     assert "没有引用来源" in sources_html(Answer("q", "文中没有提到", True), None)
     assert "提问后" in sources_html(None, None)

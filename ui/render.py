@@ -22,6 +22,9 @@ def chat_text(text: str, answer: Answer) -> str:
         n = int(m.group(1))
         return f'<a class="cite" href="#cite-{n}">[{n}]</a>' if n in known else m.group(0)
 
+    if answer.short and text.startswith(answer.short):  # the reader's short answer, up front
+        rest = MARKER.sub(link, html.escape(text[len(answer.short):]))
+        return f'<strong class="short">{html.escape(answer.short)}</strong>{rest}'
     return MARKER.sub(link, html.escape(text))
 
 
@@ -51,9 +54,18 @@ def _card(c: Citation, index: IndexData | None) -> str:
         f'<details class="source" id="cite-{c.n}" open>'
         f'<summary><span class="num">[{c.n}]</span> <b>{name}</b> '
         f'<span class="where">{where}</span></summary>'
-        f'<div class="passage">{html.escape(before)}<mark>{html.escape(c.text)}</mark>'
+        f'<div class="passage">{html.escape(before)}<mark>{_sentence(c)}</mark>'
         f"{html.escape(after)}</div></details>"
     )
+
+
+def _sentence(c: Citation) -> str:
+    """The cited sentence, with the reader's span inside it in bold when there is one."""
+    if c.span_start is None or c.span_end is None:
+        return html.escape(c.text)
+    a, b = c.span_start - c.start, c.span_end - c.start
+    return (html.escape(c.text[:a]) + f'<b class="span">{html.escape(c.text[a:b])}</b>'
+            + html.escape(c.text[b:]))
 
 
 def _chunk(index: IndexData | None, chunk_id: str):
