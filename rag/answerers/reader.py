@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,10 +28,12 @@ from rag.config import AnswerConfig
 from rag.evaluation.metrics import normalize
 from rag.index.store import IndexData
 from rag.question import Query
-from rag.reader.net import Span
-from rag.reader.reader import Reader
+from rag.reader.spans import Span
 from rag.reader.windows import Window, merge_windows, window_around
 from rag.types import Answer, Citation, Passage, Sentence
+
+if TYPE_CHECKING:
+    from rag.reader.reader import Reader
 
 _PUNCT = "\\s，,。.：:；;、！!？?“”\"'（）()《》【】"
 _EDGE = re.compile(f"^[{_PUNCT}]+|[{_PUNCT}]+$")

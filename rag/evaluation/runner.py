@@ -65,17 +65,15 @@ def evaluate(dataset: Dataset, config: Config, *, embedder: TextEmbedder | None 
             hand = cfg.replace(answer={"reader": None})
             variants["hand"] = pipeline.with_index(pipeline.index, config=hand)
         tallies = {name: _Tally() for name in variants}
-        views: dict[tuple[str, str], Pipeline] = {}
+        views: dict[str, dict[str, Pipeline]] = {}  # doc id -> variant -> pipeline on that doc
         bar = _bar(len(questions), progress)
         for q in questions:
+            if per_context and q.doc_id and q.doc_id not in views:
+                views.clear()  # questions of one context come together; keep memory flat
+                own = subset(pipeline.index, [q.doc_id])
+                views[q.doc_id] = {name: base.with_index(own) for name, base in variants.items()}
             for name, base in variants.items():
-                p = base
-                if per_context and q.doc_id:
-                    if (name, q.doc_id) not in views:
-                        if not any(d == q.doc_id for _, d in views):
-                            views.clear()  # questions of one context come together; keep memory flat
-                        views[(name, q.doc_id)] = base.with_index(subset(pipeline.index, [q.doc_id]))
-                    p = views[(name, q.doc_id)]
+                p = views[q.doc_id][name] if per_context and q.doc_id else base
                 _ask(p, q, tallies[name], max(ks), retrieval=name == "configured")
             bar.update(1)
         bar.close()

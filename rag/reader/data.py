@@ -30,7 +30,7 @@ from rag.errors import DatasetError
 from rag.index.lexical import LexicalIndex, tokenize
 from rag.question import bigrams
 from rag.reader.windows import Window, window_around
-from rag.types import Document
+from rag.types import Document, Sentence
 
 SQUAD_SHAPE = "{data: [{paragraphs: [{context, qas: [{id, question, answers: [{text, answer_start}]}]}]}]}"
 
@@ -145,11 +145,11 @@ class ExampleMaker:
         self.cross_negatives = cross_negatives
         self.rng = random.Random(seed)
         self._windows: dict[str, list[Window]] = {}
-        self._sentences: dict[str, list] = {}
-        self._bm25 = None
+        self._sentences: dict[str, list[Sentence]] = {}
+        self._bm25: _ContextSearch | None = None
         self._ids = list(corpus.contexts)
 
-    def sentences(self, cid: str) -> list:
+    def sentences(self, cid: str) -> list[Sentence]:
         if cid not in self._sentences:
             doc = Document(cid, cid, self.corpus.contexts[cid])
             self._sentences[cid] = split_sentences(doc)

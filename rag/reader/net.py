@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from rag.reader.spans import Span
+
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
@@ -116,19 +118,6 @@ def token_span(batch: Batch, row: int, start: int, end: int) -> tuple[int, int] 
     if s is None or e is None or e < s:
         return None
     return s, e
-
-
-@dataclass(frozen=True)
-class Span:
-    score: float  # start + end logit of the best span
-    null: float  # start + end logit of "no answer"
-    start: int  # character offsets into the window text
-    end: int
-
-    @property
-    def margin(self) -> float:
-        """How much the span beats "no answer"; positive means the reader answers."""
-        return self.score - self.null
 
 
 def best_spans(logits: torch.Tensor, batch: Batch, max_answer_tokens: int = 48) -> list[Span]:

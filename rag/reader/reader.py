@@ -9,11 +9,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.embed import DTYPES, resolve_dtype
 from rag.reader import weights
-from rag.reader.net import ReaderNet, Span, best_spans, encode
+from rag.reader.spans import Span
+
+if TYPE_CHECKING:
+    from rag.reader.net import ReaderNet
 
 BaseProvider = Callable[[], tuple[Any, Any]]  # () -> (BertModel, tokenizers.Tokenizer)
 
@@ -52,6 +55,8 @@ class SpanReader:
         return int(self.meta.settings.get("max_answer_tokens", 48))
 
     def load(self) -> ReaderNet:
+        from rag.reader.net import ReaderNet
+
         with self._lock:
             if self._net is None:
                 base, tokenizer = self._base()
@@ -67,6 +72,8 @@ class SpanReader:
         if not windows:
             return []
         import torch
+
+        from rag.reader.net import best_spans, encode
 
         net = self.load()
         batch = encode(self._tokenizer, [question] * len(windows), list(windows))

@@ -19,15 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import ReaderError
-from rag.reader.net import ReaderNet
+
+if TYPE_CHECKING:
+    from rag.reader.net import ReaderNet
 
 FORMAT = "rag-zh-reader"
 VERSION = 1
@@ -90,9 +91,10 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-@torch.no_grad()
 def probe(net: ReaderNet, tokenizer: Any) -> list[float]:
     """Mean hidden state of the frozen base on a fixed text: identifies the base."""
+    import torch
+
     ids = torch.tensor([tokenizer.encode(PROBE_TEXT).ids])
     states = net.frozen_states(ids, torch.ones_like(ids))
     return [round(float(x), 5) for x in states[0].float().mean(0)]
@@ -100,6 +102,7 @@ def probe(net: ReaderNet, tokenizer: Any) -> list[float]:
 
 def save(net: ReaderNet, meta: ReaderMeta, folder: Path) -> ReaderMeta:
     """Write model.safetensors and reader.json into `folder`, atomically."""
+    import torch
     from safetensors.torch import save_file
 
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -113,12 +116,11 @@ def save(net: ReaderNet, meta: ReaderMeta, folder: Path) -> ReaderMeta:
     for extra in ("MODEL_CARD.md",):
         if (folder / extra).is_file():
             os.replace(folder / extra, tmp / extra)
-    if folder.exists():
+    if folder.exists():  # swap: the old folder is whole until the new one is in place
         old = folder.with_name(f".{folder.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
         os.replace(folder, old)
         os.replace(tmp, folder)
-        import shutil
-
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, folder)
@@ -147,6 +149,7 @@ def read_meta(folder: Path) -> ReaderMeta:
 
 def load_into(net: ReaderNet, folder: Path, meta: ReaderMeta, tokenizer: Any) -> None:
     """Check the file's hash and fit, then load the trained tensors into `net`."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
