@@ -18,19 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
 from _common import ROOT, machine, write_report  # noqa: E402
 from report import serve_memory  # noqa: E402
 
 from rag.answerers import ReaderAnswerer  # noqa: E402
 from rag.config import Config  # noqa: E402
+from rag.evaluation.metrics import percentile  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.reader.loading import shared_base  # noqa: E402
 from rag.reader.reader import SpanReader  # noqa: E402
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
 
 
 def main() -> None:
@@ -61,7 +57,7 @@ def main() -> None:
                 a = p.answer(q)
                 wall[k].append((time.perf_counter() - t) * 1e3)
                 answer_stage[k].append(a.timings_ms["answer"])
-    base = pct(wall["reader off (sentences)"], 50)
+    base = percentile(wall["reader off (sentences)"], 50)
     lines = [
         "# Reader latency: warm rag.answer on the bundled article",
         "",
@@ -73,8 +69,8 @@ def main() -> None:
         "|---|---:|---:|---:|---:|",
     ]
     for k in variants:
-        lines.append(f"| {k} | {pct(wall[k], 50):.1f} | {pct(wall[k], 95):.1f} | "
-                     f"{pct(answer_stage[k], 50):.1f} | {pct(wall[k], 50) / base:.2f} |")
+        lines.append(f"| {k} | {percentile(wall[k], 50):.1f} | {percentile(wall[k], 95):.1f} | "
+                     f"{percentile(answer_stage[k], 50):.1f} | {percentile(wall[k], 50) / base:.2f} |")
     lines += ["", "Targets (reader issue): p50 ≤ 150 ms, p95 ≤ 300 ms with the reader on."]
     if not args.no_serve:
         mem = serve_memory()

@@ -9,6 +9,7 @@ have no span.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def load_dataset(path: Path, *, t2s: bool | None = None) -> Dataset:
         raise DatasetError(f"{path}: no such file")
     if t2s is None:
         t2s = "drcd" in path.name.lower()
-    convert = _converter() if t2s else (lambda s: s)
+    convert = t2s_converter() if t2s else (lambda s: s)
     if path.suffix.lower() == ".jsonl":
         return _load_jsonl(path, convert)
     try:
@@ -62,7 +63,8 @@ def load_dataset(path: Path, *, t2s: bool | None = None) -> Dataset:
     return _load_squad(path, data["data"], convert)
 
 
-def _converter():
+def t2s_converter() -> Callable[[str], str]:
+    """OpenCC's Traditional→Simplified conversion, or DatasetError saying how to install it."""
     try:
         from opencc import OpenCC
     except ImportError as exc:  # pragma: no cover - listed in the eval extra

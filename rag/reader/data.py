@@ -27,6 +27,7 @@ from pathlib import Path
 
 from rag.chunking import split_sentences
 from rag.errors import DatasetError
+from rag.evaluation.datasets import t2s_converter
 from rag.index.lexical import LexicalIndex, tokenize
 from rag.question import bigrams
 from rag.reader.windows import Window, window_around
@@ -66,7 +67,7 @@ def load_squad(path: Path, t2s: bool | None = None) -> Corpus:
         raise DatasetError(f"{path}: no such file")
     if t2s is None:
         t2s = "drcd" in path.name.lower()
-    convert: Callable[[str], str] = _t2s() if t2s else (lambda s: s)
+    convert: Callable[[str], str] = t2s_converter() if t2s else (lambda s: s)
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8-sig") as f:
@@ -110,15 +111,6 @@ def _add_question(corpus: Corpus, qa: object, cid: str, context: str,
                                        convert(qa["question"]), cid, text, start))
             return
     corpus.misplaced += 1  # no reference sits at its answer_start
-
-
-def _t2s() -> Callable[[str], str]:
-    try:
-        from opencc import OpenCC
-    except ImportError as exc:  # pragma: no cover - listed in the eval extra
-        raise DatasetError("Traditional→Simplified conversion needs opencc: "
-                           "pip install opencc-python-reimplemented") from exc
-    return OpenCC("t2s").convert
 
 
 def is_validation(context: str, share: float) -> bool:

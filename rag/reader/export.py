@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 from rag.config import Config
 from rag.reader.calibrate import collect, fit, validation_corpus
-from rag.reader.weights import ReaderMeta, read_meta, sha256_file
+from rag.reader.weights import ReaderMeta, read_meta, sha256_file, swap_in
 
 
 def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
@@ -43,14 +42,7 @@ def _write_folder(best: Path, out: Path, meta: ReaderMeta, card: str) -> None:
     meta_json = json.dumps(dataclasses.asdict(meta), ensure_ascii=False, indent=2)
     (tmp / "reader.json").write_text(meta_json + "\n", "utf-8")
     (tmp / "MODEL_CARD.md").write_text(card, "utf-8")
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
+    swap_in(tmp, out)
 
 
 def model_card(meta: ReaderMeta, result: dict[str, Any], calibration: dict[str, Any],

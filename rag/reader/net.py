@@ -58,6 +58,13 @@ class ReaderNet(nn.Module):
         return self.head(h).float()
 
 
+def precision(dtype: str) -> Any:
+    """bfloat16 autocast on the CPU for "bfloat16"; plain float32 otherwise."""
+    if dtype == "bfloat16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
 def _mask_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return (1.0 - mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
 

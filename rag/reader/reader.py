@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.embed import DTYPES, resolve_dtype
@@ -73,17 +72,10 @@ class SpanReader:
             return []
         import torch
 
-        from rag.reader.net import best_spans, encode
+        from rag.reader.net import best_spans, encode, precision
 
         net = self.load()
         batch = encode(self._tokenizer, [question] * len(windows), list(windows))
-        with torch.inference_mode(), self._precision():
+        with torch.inference_mode(), precision(self.dtype):
             logits = net(batch.input_ids, batch.attention_mask)
         return best_spans(logits, batch, self.max_answer_tokens)
-
-    def _precision(self) -> AbstractContextManager[object]:
-        if self.dtype != "bfloat16":
-            return nullcontext()
-        import torch
-
-        return torch.autocast("cpu", dtype=torch.bfloat16)

@@ -29,7 +29,7 @@ import torch
 from rag.errors import DatasetError
 from rag.evaluation.metrics import exact_match, f1
 from rag.reader.data import Corpus, Example, load_squad, make_examples, split
-from rag.reader.net import ReaderNet, best_spans, encode, span_loss, token_span
+from rag.reader.net import ReaderNet, best_spans, encode, precision, span_loss, token_span
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,6 @@ def labels(batch: Any, examples: list[Example]) -> tuple[torch.Tensor, torch.Ten
     return torch.tensor(starts), torch.tensor(ends)
 
 
-def autocast(dtype: str) -> Any:
-    if dtype == "bfloat16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
-
-
 @torch.no_grad()
 def validate(net: ReaderNet, tokenizer: Any, examples: list[Example], settings: TrainSettings,
              dtype: str) -> dict[str, float]:
@@ -124,7 +118,7 @@ def validate(net: ReaderNet, tokenizer: Any, examples: list[Example], settings: 
     for idx in batches(examples, 64, 0, 0):
         group = [examples[i] for i in idx]
         batch = encode(tokenizer, [e.question for e in group], [e.window for e in group])
-        with autocast(dtype):
+        with precision(dtype):
             logits = net(batch.input_ids, batch.attention_mask)
         s, e = labels(batch, group)
         loss_sum += float(span_loss(logits, batch, s, e)) * len(group)
@@ -181,7 +175,7 @@ def train(net: ReaderNet, tokenizer: Any, settings: TrainSettings, work: Path, d
             group = [train_ex[i] for i in idx]
             batch = encode(tokenizer, [e.question for e in group], [e.window for e in group])
             s, e = labels(batch, group)
-            with autocast(dtype):
+            with precision(dtype):
                 logits = net(batch.input_ids, batch.attention_mask)
             loss = span_loss(logits, batch, s, e)
             loss.backward()

@@ -116,7 +116,13 @@ def save(net: ReaderNet, meta: ReaderMeta, folder: Path) -> ReaderMeta:
     for extra in ("MODEL_CARD.md",):
         if (folder / extra).is_file():
             os.replace(folder / extra, tmp / extra)
-    if folder.exists():  # swap: the old folder is whole until the new one is in place
+    swap_in(tmp, folder)
+    return meta
+
+
+def swap_in(tmp: Path, folder: Path) -> None:
+    """Put the finished folder `tmp` at `folder`; an old one stays whole until the new one is in."""
+    if folder.exists():
         old = folder.with_name(f".{folder.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(folder, old)
@@ -124,7 +130,6 @@ def save(net: ReaderNet, meta: ReaderMeta, folder: Path) -> ReaderMeta:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, folder)
-    return meta
 
 
 def read_meta(folder: Path) -> ReaderMeta:
