@@ -70,18 +70,17 @@ class ReaderAnswerer:
         scored = self.hand.score(query, query_vector, passages, index, exclude)
         if not scored:
             return [], 0.0
-        windows, hand = [], {}
-        for s in scored[: self.config.reader_windows]:
-            w = self._window(index, s, exclude)
-            windows.append(w)
-            hand[(w.doc_id, w.start, w.end)] = s.score
-        windows = merge_windows(windows)
+        nominated = [(self._window(index, s, exclude), s.score) for s in scored[: self.config.reader_windows]]
+        windows = merge_windows([w for w, _ in nominated])
+        # A window that grew over (or into) another nominee's keeps the better hand score.
+        hand = {(w.doc_id, w.start, w.end): max(score for v, score in nominated if _within(v, w))
+                for w in windows}
         question = query.search_text if query.is_followup else query.text
         spans = self.reader.read(question, [w.text for w in windows])
         weight = self.reader.calibration.hand_weight
         readings = []
         for w, span in zip(windows, spans, strict=True):
-            h = hand.get((w.doc_id, w.start, w.end), scored[0].score)
+            h = hand[(w.doc_id, w.start, w.end)]
             readings.append(Reading(w, _trim(span, w.text), h, span.margin + weight * h))
         readings = [r for r in readings if not self._excluded(r, index, exclude)]
         readings.sort(key=lambda r: -r.rank)
@@ -124,12 +123,17 @@ class ReaderAnswerer:
         for n, sent in enumerate(_touched(index, best), start=1):
             a, b = max(sent.start, best.start), min(sent.end, best.end)
             citations.append(Citation(n, sent.doc_id, doc.source, sent.start, sent.end, sent.text,
-                                      sent.paragraph, sent.number, _chunk_of(passages, sent), a, b))
+                                      sent.paragraph, sent.number, _chunk_of(passages, sent), a, b,
+                                      doc.location_at(sent.start)))
             parts.append(f"{sent.text}[{n}]")
         proof = "".join(parts)
         same = normalize(short) == normalize("".join(c.text for c in citations))
         text = proof if same else f"{short}\n\n{proof}"
         return Answer(query.text, text, False, citations, passages, decision, short=short)
+
+
+def _within(inner: Window, outer: Window) -> bool:
+    return inner.doc_id == outer.doc_id and outer.start <= inner.start and inner.end <= outer.end
 
 
 def _touched(index: IndexData, r: Reading) -> list[Sentence]:

@@ -33,7 +33,7 @@ from rag.reader.data import Corpus, is_validation, load_squad, split
 from rag.reader.weights import Calibration
 from rag.types import Document
 
-HAND_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+HAND_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 
 
 @dataclass

@@ -38,3 +38,24 @@ def new_net(base: Any, trained_from: int) -> ReaderNet:
     for p in net.parameters():
         p.requires_grad = True
     return net
+
+
+def init_from(net: ReaderNet, folder: Path, tokenizer: Any) -> None:
+    """Start `net` from an earlier reader, which may have fine-tuned fewer top layers.
+
+    A reader that trained layers 8-11 can seed a run that trains 6-11: its layers go to
+    the top, and layers 6-7 start as e5-small's own (which is what they were in it).
+    """
+    from rag.errors import ReaderError
+    from rag.reader import weights
+
+    meta = weights.read_meta(folder)
+    if meta.trained_from < net.trained_from:
+        raise ReaderError(f"the reader in {folder} fine-tuned layers {meta.trained_from}+, more than "
+                          f"this run's {net.trained_from}+; pass --trained-from {meta.trained_from} or lower")
+    earlier = ReaderNet(net.__dict__["base"], meta.trained_from)
+    weights.load_into(earlier, folder, meta, tokenizer)
+    shift = meta.trained_from - net.trained_from
+    for i, layer in enumerate(earlier.top):
+        net.top[shift + i].load_state_dict(layer.state_dict())
+    net.head.load_state_dict(earlier.head.state_dict())

@@ -9,7 +9,7 @@ from pathlib import Path
 from rag.config import Config
 from rag.embed import resolve_dtype
 from rag.reader import weights
-from rag.reader.loading import load_base, new_net
+from rag.reader.loading import init_from, load_base, new_net
 from rag.reader.net import ReaderNet
 from rag.reader.train import TrainResult, TrainSettings, train
 
@@ -22,8 +22,7 @@ def train_reader(config: Config, settings: TrainSettings, work: Path, progress: 
     torch.manual_seed(settings.seed)  # the head's initial weights come from this seed too
     net = new_net(base, settings.trained_from)
     if settings.init is not None:  # continue from an earlier reader, e.g. for another epoch
-        folder = weights.resolve_folder(settings.init)
-        weights.load_into(net, folder, weights.read_meta(folder), tokenizer)
+        init_from(net, weights.resolve_folder(settings.init), tokenizer)
     dtype = resolve_dtype(config.embedding.dtype, "cpu")
     meta = weights.ReaderMeta(
         base_model=config.embedding.model, trained_from=settings.trained_from,
