@@ -73,7 +73,8 @@ def ask(ctx: click.Context, question: str, as_json: bool, k: int | None) -> None
     click.echo(answer.text)
     for c in answer.citations:
         span = f", 答案 {c.span_start}-{c.span_end}" if c.span_start is not None else ""
-        click.echo(f"  [{c.n}] {Path(c.source).name} 第{c.paragraph}段 第{c.sentence}句 "
+        where = f"{c.location} " if c.location else ""
+        click.echo(f"  [{c.n}] {Path(c.source).name} {where}第{c.paragraph}段 第{c.sentence}句 "
                    f"({c.start}-{c.end}{span}): {c.text}")
 
 
@@ -99,6 +100,8 @@ def index_build(ctx: click.Context, paths: tuple[Path, ...]) -> None:
         click.echo(f"warning: skipped {source}: {reason}", err=True)
     for source, same in report.duplicates:
         click.echo(f"note: {source} duplicates {same}; indexed once", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(
         f"indexed {report.documents} documents ({report.chunks} chunks, {report.sentences} sentences) "
         f"into {report.path} in {report.seconds:.1f}s\n"

@@ -55,7 +55,7 @@ class IndexConfig:
     ivf_nlist: int = 256
     hnsw_m: int = 32
     lexical_tokenizer: Literal["jieba", "bigram"] = "jieba"
-    max_file_bytes: int = 5_000_000
+    max_file_bytes: int = 50_000_000
 
     @property
     def path(self) -> Path:
@@ -110,7 +110,7 @@ class UIConfig:
     port: int = 7860
     username: str | None = None
     password: str | None = None
-    max_upload_bytes: int = 2_000_000
+    max_upload_bytes: int = 20_000_000
 
 
 @dataclass(frozen=True)

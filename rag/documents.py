@@ -1,13 +1,14 @@
-"""Load .txt/.md/.html files into Documents, detecting the encoding.
+"""Load files into Documents: text formats here, PDF/Office/EPUB through rag.formats.
 
-Order of decoding attempts: UTF-8 (with or without BOM) -> GB18030 (a superset of
-GBK and GB2312) -> UTF-16 with BOM -> charset-normalizer's best guess. Binary
-files, undecodable files, empty files and oversized files raise DocumentError.
+Text files are decoded by trying UTF-8 (with or without BOM) -> GB18030 (a superset
+of GBK and GB2312) -> UTF-16 with BOM -> charset-normalizer's best guess. Binary,
+undecodable, empty, oversized, damaged and old-format files raise DocumentError.
 """
 
 from __future__ import annotations
 
 import codecs
+import hashlib
 import html
 import re
 from collections.abc import Iterable, Iterator
@@ -15,9 +16,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.errors import DocumentError
+from rag.formats import OLD_FORMATS, SUPPORTED, TEXT_FORMATS, reader_for
 from rag.types import Document
-
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm")
 
 
 def decode_bytes(data: bytes, name: str = "<bytes>") -> str:
@@ -91,22 +91,38 @@ def normalize_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def load_document(path: Path, *, source: str | None = None, max_bytes: int = 5_000_000) -> Document:
+def load_document(path: Path, *, source: str | None = None, max_bytes: int = 50_000_000) -> Document:
+    return load_file(path, source=source, max_bytes=max_bytes)[0]
+
+
+def load_file(path: Path, *, source: str | None = None,
+              max_bytes: int = 50_000_000) -> tuple[Document, list[str]]:
+    """The file as a Document, and notes for the user (pages skipped as scans, …)."""
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED:
+    if suffix not in SUPPORTED and suffix not in OLD_FORMATS:
         raise DocumentError(
             f"{path.name}: unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED)}"
         )
     size = path.stat().st_size
     if size > max_bytes:
         raise DocumentError(f"{path.name}: {size} bytes is over the limit of {max_bytes} bytes")
-    text = decode_bytes(path.read_bytes(), path.name)
-    if suffix in (".html", ".htm"):
-        text = html_to_text(text)
-    text = normalize_text(text)
-    if not text:
-        raise DocumentError(f"{path.name}: the file holds no text")
-    return Document.from_text(text, source or str(path))
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if suffix in TEXT_FORMATS:
+        text = decode_bytes(data, path.name)
+        if suffix in (".html", ".htm"):
+            text = html_to_text(text)
+        text = normalize_text(text)
+        if not text:
+            raise DocumentError(f"{path.name}: the file holds no text")
+        return Document.from_text(text, source or str(path), file_sha256=digest), []
+    try:
+        read = reader_for(suffix)
+    except DocumentError as exc:
+        raise DocumentError(f"{path.name}: {exc}") from None
+    extracted = read(data, path.name)
+    return (Document.from_text(extracted.text, source or str(path), extracted.locations, digest),
+            extracted.notes)
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -115,7 +131,8 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
         if path.is_dir():
             yield from sorted(
                 p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUPPORTED and not p.name.startswith(".")
+                if p.is_file() and p.suffix.lower() in (*SUPPORTED, *OLD_FORMATS)
+                and not p.name.startswith(".")
             )
         elif path.is_file():
             yield path

@@ -6,6 +6,7 @@ line endings normalized to "\\n"), so `doc.text[start:end] == text` always.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import asdict, dataclass, field
@@ -20,14 +21,35 @@ def content_hash(text: str, length: int = 16) -> str:
 
 
 @dataclass(frozen=True)
+class Location:
+    """Where text[start:end] of a document was in the original file: "第3页", "第2张幻灯片"."""
+
+    start: int
+    end: int
+    label: str
+
+
+@dataclass(frozen=True)
 class Document:
     id: str  # content hash of `text`
     source: str  # where it came from (a path, relative to the project when inside it)
     text: str
+    locations: tuple[Location, ...] = ()  # sorted, non-overlapping; empty for plain text
+    file_sha256: str = ""  # hash of the original file's bytes, when it came from a file
 
     @classmethod
-    def from_text(cls, text: str, source: str) -> Document:
-        return cls(id=content_hash(text), source=source, text=text)
+    def from_text(cls, text: str, source: str, locations: tuple[Location, ...] = (),
+                  file_sha256: str = "") -> Document:
+        return cls(id=content_hash(text), source=source, text=text, locations=locations,
+                   file_sha256=file_sha256)
+
+    def location_at(self, offset: int) -> str:
+        """The label of the location holding character `offset`, or "" where none does."""
+        starts = [loc.start for loc in self.locations]
+        i = bisect.bisect_right(starts, offset) - 1
+        if i >= 0 and offset < self.locations[i].end:
+            return self.locations[i].label
+        return ""
 
     @property
     def name(self) -> str:
@@ -80,6 +102,7 @@ class Citation:
     # where the reader's short answer lies inside this sentence (document offsets), if it does
     span_start: int | None = None
     span_end: int | None = None
+    location: str = ""  # page, slide, sheet and row, heading path or chapter ("第3页"), if known
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,11 @@ def test_load_document_variants(tmp_path: Path) -> None:
     (tmp_path / "big.txt").write_text("字" * 100, encoding="utf-8")
     with pytest.raises(DocumentError, match="over the limit"):
         load_document(tmp_path / "big.txt", max_bytes=10)
+    (tmp_path / "x.rtf").write_bytes(b"{\\rtf1 x}")
+    with pytest.raises(DocumentError, match=r"unsupported file type \.rtf; supported: .*\.pdf"):
+        load_document(tmp_path / "x.rtf")
     (tmp_path / "x.pdf").write_bytes(b"%PDF")
-    with pytest.raises(DocumentError, match="unsupported file type .pdf"):
+    with pytest.raises(DocumentError, match="x.pdf: not a readable PDF"):
         load_document(tmp_path / "x.pdf")
 
 

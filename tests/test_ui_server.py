@@ -166,3 +166,38 @@ def test_password_from_config_protects_the_page(tmp_path: Path) -> None:
         assert login("wrong") == 400 and login("secret") == 200
     finally:
         app.close()
+
+
+@pytest.mark.browser
+def test_page_uploads_pdf_and_docx_and_cites_their_page(server: str, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    from .office_files import make_docx, make_pdf
+
+    pdf = make_pdf(tmp_path / "通报.pdf", [["第一页只有开场白。"], ["千佛山景区今年接待游客三百万人次。"]])
+    docx = make_docx(tmp_path / "方案.docx", [("h1", "实施方案"), ("h2", "三、保障措施"),
+                                              ("p", "黄河滩区迁建工程由省发改委牵头负责。")])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(server)
+        page.get_by_role("tab", name="文档").click()
+        page.set_input_files("#upload input[type=file]", [str(pdf), str(docx)])
+        page.click("#add")
+        expect(page.locator("#doc-status")).to_contain_text("已添加", timeout=60_000)
+        expect(page.locator("#documents")).to_contain_text("通报.pdf")
+        expect(page.locator("#documents")).to_contain_text("方案.docx")
+        page.get_by_role("tab", name="问答").click()
+        for question, fact, where in [
+            ("千佛山景区今年接待游客多少人次？", "三百万", "第2页"),
+            ("黄河滩区迁建工程由谁牵头负责？", "发改委", "实施方案 › 三、保障措施"),
+        ]:
+            page.fill("#question textarea", question)
+            page.click("#send")
+            expect(page.locator("#sources")).to_contain_text(where, timeout=30_000)
+            assert fact in page.inner_text("#sources")
+        page.screenshot(path=str(SHOTS / "office-upload-1280.png"), full_page=True)
+        browser.close()

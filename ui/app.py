@@ -16,11 +16,13 @@ from typing import Any
 import gradio as gr
 
 from rag.config import Config
+from rag.documents import SUPPORTED
 from rag.errors import InvalidQuestionError, RagError
 from rag.pipeline import Pipeline
 from ui.documents import DocumentManager
 from ui.render import CSS, chat_text, document_rows, sources_html
 
+UPLOAD_TYPES = (".txt", ".md", ".html", ".pdf", ".docx", ".pptx", ".xlsx", ".epub")
 log = logging.getLogger(__name__)
 EXAMPLES = [
     "全省脱贫攻坚推进会在哪里召开？",
@@ -87,6 +89,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             r = result.report
             lines.append(f"**已添加 {', '.join(result.added)}**；索引现有 {r.documents} 篇文档、"
                          f"{r.chunks} 个片段（本次新嵌入 {len(r.added)} 篇，用时 {r.seconds:.1f} 秒）。")
+            lines.extend(f"注意：{note}" for note in r.notes)
         elif not result.rejected:
             lines.append("没有可添加的文件。")
         return "\n\n".join(lines), table(), gr.update(choices=docs.uploaded(), value=None), None
@@ -121,8 +124,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         with gr.Tab("文档"):
             listing = gr.Dataframe(headers=["文档", "字符数", "片段数", "哈希"], value=table,
                                    interactive=False, elem_id="documents", wrap=True)
-            files = gr.File(label="上传文档（.txt / .md / .html）", file_count="multiple",
-                            file_types=[".txt", ".md", ".html", ".htm"], elem_id="upload")
+            files = gr.File(label="上传文档（" + " / ".join(UPLOAD_TYPES) + "）", file_count="multiple",
+                            file_types=list(SUPPORTED), elem_id="upload")
             add = gr.Button("上传并更新索引", variant="primary", elem_id="add")
             with gr.Row():
                 choice = gr.Dropdown(choices=docs.uploaded(), label="已上传的文档", scale=3,

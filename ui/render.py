@@ -50,6 +50,8 @@ def _card(c: Citation, index: IndexData | None) -> str:
         before = before if len(before) <= CONTEXT_CHARS else "…" + before[-CONTEXT_CHARS:]
         after = after if len(after) <= CONTEXT_CHARS else after[:CONTEXT_CHARS] + "…"
     where = f"第{c.paragraph}段 · 第{c.sentence}句 · 字符 {c.start}–{c.end}"
+    if c.location:  # page, slide, sheet and row, heading path or chapter in the original file
+        where = f"{html.escape(c.location)} · {where}"
     return (
         f'<details class="source" id="cite-{c.n}" open>'
         f'<summary><span class="num">[{c.n}]</span> <b>{name}</b> '

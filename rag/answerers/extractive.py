@@ -133,9 +133,10 @@ class ExtractiveAnswerer:
         citations, parts = [], []
         for n, s in enumerate(chosen, start=1):
             sent = s.sentence
-            citations.append(Citation(n, sent.doc_id, index.documents[sent.doc_id].source,
-                                      sent.start, sent.end, sent.text, sent.paragraph,
-                                      sent.number, s.chunk_id))
+            doc = index.documents[sent.doc_id]
+            citations.append(Citation(n, sent.doc_id, doc.source, sent.start, sent.end, sent.text,
+                                      sent.paragraph, sent.number, s.chunk_id,
+                                      location=doc.location_at(sent.start)))
             parts.append(f"{sent.text}[{n}]")
         return Answer(query.text, "".join(parts), False, citations, passages, best)
 

@@ -61,8 +61,10 @@ def _cite(n: int, claims: list[str], passage: Passage, index: IndexData) -> Cita
     rows = index.chunk_sentence_rows(chunk)
     joined = "".join(claims)
     row = max(rows, key=lambda r: support(joined, index.sentences[r].text)) if len(rows) else None
+    doc = index.documents[chunk.doc_id]
     if row is None:
         return Citation(n, chunk.doc_id, chunk.source, chunk.start, chunk.end, chunk.text,
-                        chunk.paragraph, 0, chunk.id)
+                        chunk.paragraph, 0, chunk.id, location=doc.location_at(chunk.start))
     s = index.sentences[row]
-    return Citation(n, s.doc_id, chunk.source, s.start, s.end, s.text, s.paragraph, s.number, chunk.id)
+    return Citation(n, s.doc_id, chunk.source, s.start, s.end, s.text, s.paragraph, s.number, chunk.id,
+                    location=doc.location_at(s.start))

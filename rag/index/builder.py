@@ -1,6 +1,8 @@
 """Incremental, resumable, atomic index builds.
 
-1. Load every file; a binary or undecodable one is skipped with a warning.
+1. Load every file (text here; PDF, Office and EPUB through rag.formats). A file whose
+   bytes match one indexed before is not parsed again; one that cannot be read is
+   skipped with its reason, and the others still go in.
 2. Documents are keyed by content hash, so a duplicate is indexed once.
 3. A document already in the current index keeps its chunks and vectors; a new
    or changed one is chunked and embedded; a missing one is dropped.
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -24,7 +27,7 @@ import numpy as np
 
 from rag.chunking import Chunker
 from rag.config import Config
-from rag.documents import iter_files, load_document
+from rag.documents import iter_files, load_file
 from rag.embed import TextEmbedder
 from rag.errors import DocumentError, EmptyCorpusError, RagError
 from rag.index.dense import build_faiss
@@ -49,6 +52,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)  # sources no longer indexed
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (source, same as)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    notes: list[str] = field(default_factory=list)  # per-file remarks, e.g. pages skipped as scans
     embedded_texts: int = 0
     embedded_tokens: int = 0
     seconds: float = 0.0
@@ -88,14 +92,28 @@ class IndexBuilder:
         """Index exactly the documents under `paths`."""
         report = BuildReport()
         documents: list[Document] = []
+        known = self._parsed_before()
         for file in iter_files(Path(p) for p in paths):
             try:
-                documents.append(load_document(file, source=_display(file),
-                                               max_bytes=self.config.index.max_file_bytes))
+                doc = known.get(_file_hash(file, self.config.index.max_file_bytes))
+                if doc is not None:  # same bytes as a file indexed before: no need to parse again
+                    documents.append(dataclasses.replace(doc, source=_display(file)))
+                    continue
+                doc, notes = load_file(file, source=_display(file),
+                                       max_bytes=self.config.index.max_file_bytes)
+                documents.append(doc)
+                report.notes.extend(notes)
             except (DocumentError, OSError) as exc:
                 log.warning("skipping %s: %s", file, exc)
                 report.skipped.append((_display(file), str(exc)))
         return self.build_documents(documents, progress=progress, report=report)
+
+    def _parsed_before(self) -> dict[str, Document]:
+        """Documents of the current index by the hash of their original file's bytes."""
+        if not self.link.exists():
+            return {}
+        old = self._previous(self.expected_manifest(self._dim or int(getattr(self.embedder, "dim"))))
+        return {d.file_sha256: d for d in old.documents.values() if d.file_sha256} if old else {}
 
     def build_documents(self, documents: Sequence[Document], *, progress: Progress | None = None,
                         report: BuildReport | None = None) -> BuildReport:
@@ -250,6 +268,13 @@ def _groups(todo: list[_Prepared]) -> Iterator[list[_Prepared]]:
             group, size = [], 0
     if group:
         yield group
+
+
+def _file_hash(path: Path, max_bytes: int) -> str:
+    """SHA-256 of a file's bytes ("" for one over the size limit, which load_file refuses)."""
+    if path.stat().st_size > max_bytes:
+        return ""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _display(path: Path) -> str:

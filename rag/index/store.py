@@ -28,7 +28,7 @@ import numpy as np
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.index.lexical import LexicalIndex
-from rag.types import Chunk, Document, Sentence
+from rag.types import Chunk, Document, Location, Sentence
 
 FORMAT = "rag-zh-index"
 VERSION = 1
@@ -116,7 +116,9 @@ def load_index(folder: Path, expected: dict[str, Any] | None = None) -> IndexDat
     current = folder / "manifest.json"
     try:
         current = folder / "documents.jsonl"
-        documents = {d["id"]: Document(d["id"], d["source"], d["text"]) for d in _jsonl(current)}
+        documents = {d["id"]: Document(d["id"], d["source"], d["text"],
+                                       tuple(Location(*loc) for loc in d.get("locations", ())),
+                                       d.get("file_sha256", "")) for d in _jsonl(current)}
         current = folder / "sentences.jsonl"
         sentences = []
         for s in _jsonl(current):
@@ -160,7 +162,9 @@ def write_index(data: IndexData, folder: Path) -> None:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
-    write_jsonl("documents.jsonl", [{"id": d.id, "source": d.source, "text": d.text}
+    write_jsonl("documents.jsonl", [{"id": d.id, "source": d.source, "text": d.text,
+                                     "locations": [[x.start, x.end, x.label] for x in d.locations],
+                                     "file_sha256": d.file_sha256}
                                     for d in data.documents.values()])
     write_jsonl("sentences.jsonl", [{"doc_id": s.doc_id, "start": s.start, "end": s.end,
                                      "paragraph": s.paragraph, "number": s.number}
