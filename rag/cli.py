@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from rag.errors import (
     InvalidQuestionError,
     RagError,
 )
+from rag.types import Document
 
 USAGE_ERRORS: tuple[type[Exception], ...] = (
     ConfigError, InvalidQuestionError, DocumentError, EmptyCorpusError, DatasetError)
@@ -37,6 +38,9 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
         except RagError as exc:
             click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        except OSError as exc:  # a folder that is not writable, a path that is a file, a full disk
+            click.echo(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
             sys.exit(1)
 
     return wrapper
@@ -85,28 +89,34 @@ def index() -> None:
 
 @index.command("build")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--sync", is_flag=True,
+              help="Index exactly PATHS: documents not under them are removed (and listed).")
 @click.pass_context
 @friendly
-def index_build(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """Incrementally (re)build the index from PATHS (default: the corpus and uploads folders)."""
+def index_build(ctx: click.Context, paths: tuple[Path, ...], sync: bool) -> None:
+    """Add or update the documents under PATHS (default: the corpus and uploads folders),
+    keeping every other indexed document."""
     from rag.embed import Embedder
     from rag.index.builder import IndexBuilder
 
     config = _config(ctx)
     embedder = Embedder(config.embedding)
     sources = list(paths) or config.index.sources()
-    report = IndexBuilder(config, embedder, dim=embedder.dim).build(sources)
+    report = IndexBuilder(config, embedder, dim=embedder.dim).build(sources, sync=sync)
     for source, reason in report.skipped:
         click.echo(f"warning: skipped {source}: {reason}", err=True)
     for source, same in report.duplicates:
         click.echo(f"note: {source} duplicates {same}; indexed once", err=True)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
+    if report.removed:
+        click.echo(f"removed (--sync): {', '.join(report.removed)}", err=True)
     click.echo(
         f"indexed {report.documents} documents ({report.chunks} chunks, {report.sentences} sentences) "
         f"into {report.path} in {report.seconds:.1f}s\n"
         f"  embedded {len(report.added)} new/changed, reused {len(report.reused)}, "
-        f"resumed {len(report.resumed)}, removed {len(report.removed)}; "
+        f"resumed {len(report.resumed)}, kept {len(report.kept)} from elsewhere, "
+        f"removed {len(report.removed)}; "
         f"{report.embedded_texts} texts, {report.embedded_tokens} tokens embedded"
     )
 
@@ -115,52 +125,77 @@ def index_build(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 @click.pass_context
 @friendly
 def index_status(ctx: click.Context) -> None:
-    """Show what the index holds and whether it matches the config."""
-    from rag.index.store import read_manifest
+    """Show what the index holds, check every file, and exit 1 if one is damaged."""
+    from rag.errors import IndexCorruptError
+    from rag.index.store import load_index, read_manifest
 
     config = _config(ctx)
     path = Path(config.index.root) / config.index.name
     manifest = read_manifest(path)
-    docs = manifest.get("documents", [])
+    docs = manifest["documents"]
     click.echo(f"index: {path} (format v{manifest['version']}, built {manifest.get('created')})")
-    click.echo(f"embedding: {manifest['embedding']['model']} ({manifest['embedding']['dim']} dims)")
-    click.echo(f"chunker: {manifest['chunker']}  lexical: {manifest['lexical']['tokenizer']}")
-    if manifest["embedding"]["model"] != config.embedding.model:
+    click.echo(f"embedding: {manifest['embedding'].get('model')} ({manifest['embedding']['dim']} dims)")
+    click.echo(f"chunker: {manifest['chunker']}  lexical: {manifest['lexical']}")
+    if manifest["embedding"].get("model") != config.embedding.model:
         click.echo(f"warning: the config wants {config.embedding.model}; rebuild with `rag index build`")
-    click.echo(f"{len(docs)} documents, {sum(d['chunks'] for d in docs)} chunks:")
+    click.echo(f"{len(docs)} documents, {sum(d.get('chunks', 0) for d in docs)} chunks:")
     for d in docs:
-        click.echo(f"  {d['id']}  {d['chars']:>8} chars  {d['chunks']:>5} chunks  {d['source']}")
+        click.echo(f"  {d.get('id')}  {d.get('chars', 0):>8} chars  {d.get('chunks', 0):>5} chunks  "
+                   f"{d.get('source')}")
+    try:
+        load_index(path)  # reads and checks every file
+    except IndexCorruptError as exc:
+        raise IndexCorruptError(f"the index is damaged: {exc}") from exc
+    click.echo("files: all present and consistent")
 
 
 @index.command("remove")
 @click.argument("documents", nargs=-1)
 @click.option("--all", "remove_all", is_flag=True, help="Delete the whole index.")
+@click.option("--yes", is_flag=True, help="Do not ask before removing more than one document.")
 @click.pass_context
 @friendly
-def index_remove(ctx: click.Context, documents: tuple[str, ...], remove_all: bool) -> None:
-    """Remove DOCUMENTS (by id, id prefix or source) from the index, or --all of it."""
+def index_remove(ctx: click.Context, documents: tuple[str, ...], remove_all: bool, yes: bool) -> None:
+    """Remove DOCUMENTS from the index: each by exact source, file name or id, or by an id
+    prefix of at least 6 characters that only one document has. Or --all of it."""
     from rag.index.store import remove_index
+    from rag.index.workdir import build_lock
     from rag.pipeline import Pipeline
 
     config = _config(ctx)
     path = Path(config.index.root) / config.index.name
     if remove_all:
-        click.echo(f"removed {path}" if remove_index(path) else f"no index at {path}")
+        if documents:
+            raise click.UsageError(f"--all removes the whole index; it takes no names "
+                                   f"({', '.join(documents)})")
+        with build_lock(path):  # never while a build is writing
+            click.echo(f"removed {path}" if remove_index(path) else f"no index at {path}")
         return
     if not documents:
         raise click.UsageError("name documents to remove, or pass --all")
     pipeline = Pipeline(config)
-    index_data = pipeline.index
-    keep, gone = [], []
-    for doc in index_data.documents.values():
-        hit = any(doc.id.startswith(d) or doc.source == d or doc.name == d for d in documents)
-        (gone if hit else keep).append(doc)
-    if not gone:
-        raise DocumentError(f"no indexed document matches {', '.join(documents)}")
-    if not keep:
-        raise EmptyCorpusError("removing these would leave the index empty; use --all instead")
-    pipeline.builder().build_documents(keep)
+    gone = match_documents(list(pipeline.index.documents.values()), documents)
+    if len(gone) > 1 and not yes:
+        listing = "\n".join(f"  {d.id}  {d.source}" for d in gone)
+        click.confirm(f"remove these {len(gone)} documents?\n{listing}\n", abort=True)
+    pipeline.builder().remove([d.id for d in gone])
     click.echo(f"removed {len(gone)} document(s): {', '.join(d.source for d in gone)}")
+
+
+def match_documents(docs: list[Document], names: Sequence[str]) -> list[Document]:
+    """The documents named: exact id, source or file name, or a unique id prefix of >= 6 chars."""
+    found: dict[str, Document] = {}
+    for name in names:
+        exact = [d for d in docs if name in (d.id, d.source, d.name)]
+        prefix = [d for d in docs if len(name) >= 6 and d.id.startswith(name)]
+        hits = exact or prefix
+        if not hits:
+            hint = " (an id prefix needs at least 6 characters)" if len(name) < 6 else ""
+            raise DocumentError(f"no indexed document is named {name!r}{hint}; see `rag index status`")
+        if not exact and len(prefix) > 1:
+            raise DocumentError(f"{name!r} is the start of {len(prefix)} ids; give more of the id")
+        found.update((d.id, d) for d in hits)
+    return list(found.values())
 
 
 @main.command()

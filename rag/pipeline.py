@@ -26,6 +26,7 @@ from rag.errors import IndexNotFoundError
 from rag.generators import ChatGenerator, make_generator
 from rag.generators.verify import verify
 from rag.index.builder import BuildReport, IndexBuilder, Progress
+from rag.index.ledger import first_build_blocker
 from rag.index.store import IndexData, load_index
 from rag.question import Query, check_question, previous_answers, resolve_followup
 from rag.retrieve import HybridRetriever, Ranked
@@ -81,10 +82,13 @@ class Pipeline:
         expected = self.builder().expected_manifest(self._dim())
         try:
             data = load_index(self.index_path, expected)
-        except IndexNotFoundError:
+        except IndexNotFoundError as exc:
             sources = self.config.index.sources()
             if not sources:
                 raise
+            blocker = first_build_blocker(self.index_path, sources)
+            if blocker is not None:  # never replace a user's index with the bundled corpus
+                raise IndexNotFoundError(blocker) from exc
             self.builder().build(sources)
             data = load_index(self.index_path, expected)
         self._set(data)
@@ -99,8 +103,14 @@ class Pipeline:
             self._set(data)
 
     def build(self, paths: Sequence[Path], progress: Progress | None = None) -> BuildReport:
-        """Incrementally rebuild from `paths`, then swap the new index in."""
+        """Add or update the documents under `paths` (keeping the others), then swap the new index in."""
         report = self.builder().build(paths, progress=progress)
+        self.reload()
+        return report
+
+    def remove(self, doc_ids: Sequence[str], progress: Progress | None = None) -> BuildReport:
+        """Rebuild without `doc_ids`, then swap the new index in."""
+        report = self.builder().remove(doc_ids, progress=progress)
         self.reload()
         return report
 

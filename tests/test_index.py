@@ -79,8 +79,12 @@ def test_incremental_build_embeds_only_new_documents(config: Config, embedder, t
     report = builder(config, embedder).build([docs])
     assert [Path(a).name for a in report.added] == ["new.txt"]  # only the new one is embedded
     assert report.embedded_texts == 2  # its one chunk and one sentence
-    assert sorted(Path(r).name for r in report.reused) == ["article.txt", "copy.txt"]
-    assert [Path(r).name for r in report.removed] == ["note1.txt"]
+    # a build adds and updates; note1.txt, gone from disk, stays indexed until removed or --sync
+    assert [Path(k).name for k in report.kept] == ["note1.txt"] and report.removed == []
+    assert report.documents == 4
+    report = builder(config, embedder).build([docs], sync=True)
+    assert [Path(r).name for r in report.removed] == ["note1.txt"] and report.embedded_texts == 0
+    assert sorted(Path(r).name for r in report.reused) == ["article.txt", "copy.txt", "new.txt"]
     # copy.txt sorts first, so note0.txt is the duplicate and the content is indexed once
     assert [(Path(a).name, Path(b).name) for a, b in report.duplicates] == [("note0.txt", "copy.txt")]
     assert report.documents == 3

@@ -78,7 +78,8 @@ class DocumentManager:
             written.append(dest)
             result.added.append(name)
         try:
-            result.report = self.pipeline.build(self.pipeline.config.index.sources(), progress=progress)
+            # only the new files: every other indexed document (from the CLI too) is kept
+            result.report = self.pipeline.build(written, progress=progress)
         except (RagError, OSError):
             for dest in written:  # roll back: the folder matches the (unchanged) index again
                 if dest in backups:
@@ -96,7 +97,9 @@ class DocumentManager:
         data = target.read_bytes()
         target.unlink()
         try:
-            return self.pipeline.build(self.pipeline.config.index.sources(), progress=progress)
+            ids = [d.id for d in self.pipeline.index.documents.values()
+                   if Path(d.source).resolve() == target]
+            return self.pipeline.remove(ids, progress=progress)
         except (RagError, OSError):
             target.write_bytes(data)
             raise

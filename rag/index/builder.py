@@ -19,7 +19,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +31,9 @@ from rag.documents import iter_files, load_file
 from rag.embed import TextEmbedder
 from rag.errors import DocumentError, EmptyCorpusError, RagError
 from rag.index.dense import build_faiss
+from rag.index.ledger import write_ledger
 from rag.index.lexical import LexicalIndex, tokenize
+from rag.index.repair import recover_documents
 from rag.index.store import FORMAT, VERSION, IndexData, load_index, swap_in, write_index
 from rag.index.workdir import ResumeCache, build_lock, sweep
 from rag.types import Chunk, Document, Sentence
@@ -52,6 +54,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)  # sources no longer indexed
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (source, same as)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    kept: list[str] = field(default_factory=list)  # sources kept from the old index, not under PATHS
     notes: list[str] = field(default_factory=list)  # per-file remarks, e.g. pages skipped as scans
     embedded_texts: int = 0
     embedded_tokens: int = 0
@@ -88,32 +91,71 @@ class IndexBuilder:
         }
 
     # -- entry points -------------------------------------------------------
-    def build(self, paths: Sequence[Path], progress: Progress | None = None) -> BuildReport:
-        """Index exactly the documents under `paths`."""
+    def build(self, paths: Sequence[Path], progress: Progress | None = None, *,
+              sync: bool = False) -> BuildReport:
+        """Add or update the documents under `paths`, keeping every other indexed document.
+
+        With `sync`, index exactly the documents under `paths`: the others are removed
+        (and listed in the report's `removed`).
+        """
         report = BuildReport()
+        old = self._old_documents(report)
+        by_bytes = {d.file_sha256: d for d in old if d.file_sha256}
         documents: list[Document] = []
-        known = self._parsed_before()
         for file in iter_files(Path(p) for p in paths):
+            source = _display(file)
             try:
-                doc = known.get(_file_hash(file, self.config.index.max_file_bytes))
+                doc = by_bytes.get(_file_hash(file, self.config.index.max_file_bytes))
                 if doc is not None:  # same bytes as a file indexed before: no need to parse again
-                    documents.append(dataclasses.replace(doc, source=_display(file)))
+                    documents.append(dataclasses.replace(doc, source=source))
                     continue
-                doc, notes = load_file(file, source=_display(file),
-                                       max_bytes=self.config.index.max_file_bytes)
+                doc, notes = load_file(file, source=source, max_bytes=self.config.index.max_file_bytes)
                 documents.append(doc)
                 report.notes.extend(notes)
             except (DocumentError, OSError) as exc:
-                log.warning("skipping %s: %s", file, exc)
-                report.skipped.append((_display(file), str(exc)))
+                log.info("skipping %s: %s", file, exc)  # the report carries it to the user
+                report.skipped.append((source, str(exc)))
+        if not sync:  # keep what was indexed before, unless a file of the same source replaces it
+            replaced = {d.source for d in documents}
+            kept = [d for d in old if d.source not in replaced]
+            report.kept = [d.source for d in kept]
+            documents = kept + documents
         return self.build_documents(documents, progress=progress, report=report)
 
-    def _parsed_before(self) -> dict[str, Document]:
-        """Documents of the current index by the hash of their original file's bytes."""
+    def remove(self, doc_ids: Collection[str], progress: Progress | None = None) -> BuildReport:
+        """Rebuild without the documents `doc_ids` (their vectors are not recomputed)."""
+        old = self._old_documents()
+        missing = set(doc_ids) - {d.id for d in old}
+        if missing:
+            raise DocumentError(f"not in the index: {', '.join(sorted(missing))}")
+        keep = [d for d in old if d.id not in set(doc_ids)]
+        if not keep:
+            raise EmptyCorpusError("removing these would leave the index empty; "
+                                   "use `rag index remove --all` to delete the whole index")
+        return self.build_documents(keep, progress=progress)
+
+    def _old_documents(self, report: BuildReport | None = None) -> list[Document]:
+        """The documents of the current index; from a damaged or outdated one, what can be
+        recovered (rag.index.repair), which is then re-embedded."""
         if not self.link.exists():
-            return {}
-        old = self._previous(self.expected_manifest(self._dim or int(getattr(self.embedder, "dim"))))
-        return {d.file_sha256: d for d in old.documents.values() if d.file_sha256} if old else {}
+            return []
+        try:
+            return list(load_index(self.link, self._expected()).documents.values())
+        except RagError as exc:
+            docs, done = recover_documents(self.link, self._reload_source)
+            log.warning("the index cannot be reused (%s); %s", exc, done)
+            if report is not None:
+                report.notes.append(f"the index could not be reused ({exc}); {done}")
+            return docs
+
+    def _reload_source(self, source: str) -> Document | None:
+        try:  # a source is a path relative to the working directory, or absolute (_display)
+            return load_file(Path(source), source=source, max_bytes=self.config.index.max_file_bytes)[0]
+        except (DocumentError, OSError):
+            return None
+
+    def _expected(self) -> dict:
+        return self.expected_manifest(self._dim or int(getattr(self.embedder, "dim")))
 
     def build_documents(self, documents: Sequence[Document], *, progress: Progress | None = None,
                         report: BuildReport | None = None) -> BuildReport:
@@ -144,6 +186,7 @@ class IndexBuilder:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
             ResumeCache(self.link, data.manifest).clear()
+            write_ledger(self.link, [d.source for d in data.documents.values()])
         report.documents, report.chunks, report.sentences = len(unique), len(data.chunks), len(data.sentences)
         report.seconds = time.perf_counter() - started
         report.path = str(self.link)
@@ -181,7 +224,9 @@ class IndexBuilder:
                 todo.append(p)
         if old is not None:
             kept = {d.id for d in docs}
-            report.removed = [d.source for d in old.documents.values() if d.id not in kept]
+            sources = {d.source for d in docs}  # a changed file is an update, not a removal
+            report.removed = [d.source for d in old.documents.values()
+                              if d.id not in kept and d.source not in sources]
         self._embed(todo, resume, report, progress)
         return self._combine(prepared, expected)
 

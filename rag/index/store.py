@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.index.ledger import clear_ledger
 from rag.index.lexical import LexicalIndex
 from rag.types import Chunk, Document, Location, Sentence
 
@@ -97,6 +99,9 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             f"{path}: index format version {manifest.get('version')!r} is not supported "
             f"(this rag-zh reads version {VERSION}); {REBUILD_HINT}"
         )
+    missing = [k for k in ("embedding", "chunker", "lexical", "documents") if k not in manifest]
+    if missing or not isinstance(manifest["embedding"], dict) or "dim" not in manifest["embedding"]:
+        raise IndexCorruptError(f"{path} lacks {', '.join(missing) or 'embedding.dim'}; {REBUILD_HINT}")
     return manifest
 
 
@@ -138,8 +143,10 @@ def load_index(folder: Path, expected: dict[str, Any] | None = None) -> IndexDat
         dense = faiss.read_index(str(current))
         current = folder / "bm25"
         lexical = LexicalIndex.load(current)
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
-        raise IndexCorruptError(f"{current} is missing or damaged ({exc}); {REBUILD_HINT}") from exc
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, EOFError,
+            zipfile.BadZipFile) as exc:
+        raise IndexCorruptError(f"{current} is missing or damaged ({type(exc).__name__}: {exc}); "
+                                f"{REBUILD_HINT}") from exc
     n, dim = len(chunks), manifest.get("embedding", {}).get("dim")
     if (chunk_vectors.shape != (n, dim) or sentence_vectors.shape != (len(sentences), dim)
             or dense.ntotal != n or lexical.size != n):
@@ -207,6 +214,7 @@ def remove_index(link: Path) -> bool:
         return False
     target = link.resolve() if link.is_symlink() else link
     link.unlink() if link.is_symlink() else shutil.rmtree(link)
+    clear_ledger(link)
     if target.exists():
         shutil.rmtree(target, ignore_errors=True)
     return True
