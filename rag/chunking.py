@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from rag.config import ChunkingConfig
+from rag.errors import ConfigError
 from rag.types import Chunk, Document, Sentence, content_hash
 
 _CLOSERS = "”’」』）)】》〉\"'］]"
@@ -29,12 +30,12 @@ class Chunker:
     def __post_init__(self) -> None:
         c = self.config
         if c.chunk_chars < 1 or c.max_sentence_chars < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"chunk_chars and max_sentence_chars must be >= 1, got {c.chunk_chars}, "
                 f"{c.max_sentence_chars}"
             )
         if c.overlap_sentences < 0:
-            raise ValueError(f"overlap_sentences must be >= 0, got {c.overlap_sentences}")
+            raise ConfigError(f"overlap_sentences must be >= 0, got {c.overlap_sentences}")
 
     def fingerprint(self) -> dict[str, int | str]:
         """Everything that changes chunk boundaries; stored in the index manifest."""

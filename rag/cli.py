@@ -127,7 +127,7 @@ def index_build(ctx: click.Context, paths: tuple[Path, ...], sync: bool) -> None
 def index_status(ctx: click.Context) -> None:
     """Show what the index holds, check every file, and exit 1 if one is damaged."""
     from rag.errors import IndexCorruptError
-    from rag.index.store import load_index, read_manifest
+    from rag.index.store import REEMBED, differences, load_index, read_manifest, stored_settings
 
     config = _config(ctx)
     path = Path(config.index.root) / config.index.name
@@ -136,8 +136,10 @@ def index_status(ctx: click.Context) -> None:
     click.echo(f"index: {path} (format v{manifest['version']}, built {manifest.get('created')})")
     click.echo(f"embedding: {manifest['embedding'].get('model')} ({manifest['embedding']['dim']} dims)")
     click.echo(f"chunker: {manifest['chunker']}  lexical: {manifest['lexical']}")
-    if manifest["embedding"].get("model") != config.embedding.model:
-        click.echo(f"warning: the config wants {config.embedding.model}; rebuild with `rag index build`")
+    for key, have, want in differences(manifest, stored_settings(config)):
+        redo = "re-embeds every document" if REEMBED[key] else "rebuilds the index files only"
+        click.echo(f"warning: {key} changed: the index has {have!r}, the config wants {want!r}; "
+                   f"`rag index build` {redo}")
     click.echo(f"{len(docs)} documents, {sum(d.get('chunks', 0) for d in docs)} chunks:")
     for d in docs:
         click.echo(f"  {d.get('id')}  {d.get('chars', 0):>8} chars  {d.get('chunks', 0):>5} chunks  "
@@ -255,6 +257,8 @@ def eval_command(ctx: click.Context, dataset: Path, as_json: bool, limit: int | 
         cutoffs = sorted({int(k) for k in ks.split(",") if k.strip()})
     except ValueError as exc:
         raise click.BadParameter(f"{ks!r}: expected comma-separated integers such as 1,3,5,10") from exc
+    if not cutoffs or cutoffs[0] < 1:
+        raise click.BadParameter(f"{ks!r}: every cut-off must be a positive integer, such as 1,3,5,10")
     data = load_dataset(dataset, t2s=t2s)
     result = evaluate(data, _config(ctx), ks=cutoffs, limit=limit, per_context=per_context,
                       corpus=corpus, compare=compare)

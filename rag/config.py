@@ -254,10 +254,7 @@ def _apply_env(raw: dict[str, Any], environ: typing.Mapping[str, str]) -> None:
             continue
         section, _, key = name[4:].lower().partition("__")
         if section not in _section_names():
-            raise ConfigError(
-                f"environment variable {name}: unknown section {section!r}; "
-                f"valid sections: {', '.join(_section_names())}"
-            )
+            continue  # another program's RAG_* variable; an unknown key in a known section is an error
         raw.setdefault(section, {})
         if raw[section] is None:
             raw[section] = {}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import numpy as np
 
 from rag.config import EmbeddingConfig
+from rag.errors import ConfigError
 from rag.models.resolve import ResolvedModel, force_offline, resolve_device, resolve_model
 
 if TYPE_CHECKING:
@@ -31,9 +32,9 @@ class Embedder:
 
     def __init__(self, config: EmbeddingConfig) -> None:
         if config.batch_size < 1:
-            raise ValueError(f"embedding.batch_size must be >= 1, got {config.batch_size}")
+            raise ConfigError(f"embedding.batch_size must be >= 1, got {config.batch_size}")
         if config.dtype not in DTYPES:
-            raise ValueError(f"embedding.dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}")
+            raise ConfigError(f"embedding.dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}")
         self.config = config
         self.model_id = config.model
         self._model: SentenceTransformer | None = None
@@ -124,7 +125,7 @@ def resolve_dtype(dtype: str, device: str) -> str:
     and slow, so "auto" stays on float32.
     """
     if dtype not in DTYPES:
-        raise ValueError(f"embedding.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        raise ConfigError(f"embedding.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if dtype != "auto":
         return dtype
     import torch

@@ -12,7 +12,7 @@ class RagError(Exception):
 
 
 class ConfigError(RagError, ValueError):
-    """A config file or override has an unknown key or a value of the wrong type."""
+    """A config file or override has an unknown key, a value of the wrong type or out of range."""
 
 
 class ModelNotFoundError(RagError):

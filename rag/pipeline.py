@@ -22,13 +22,14 @@ from typing import Any
 from rag.answerers import make_answerer
 from rag.config import Config
 from rag.embed import Embedder, TextEmbedder
-from rag.errors import IndexNotFoundError
+from rag.errors import IndexNotFoundError, InvalidQuestionError
 from rag.generators import ChatGenerator, make_generator
 from rag.generators.verify import verify
 from rag.index.builder import BuildReport, IndexBuilder, Progress
 from rag.index.ledger import first_build_blocker
 from rag.index.store import IndexData, load_index
 from rag.question import Query, check_question, previous_answers, resolve_followup
+from rag.question.script import is_simplified, to_simplified
 from rag.retrieve import HybridRetriever, Ranked
 from rag.types import MARKER, Answer
 
@@ -94,7 +95,18 @@ class Pipeline:
         self._set(data)
 
     def _set(self, data: IndexData) -> None:
+        self._simplified = is_simplified(d.text for d in data.documents.values())
         self._state = (data, HybridRetriever(self.config.retrieval, data))
+
+    def _prepare(self, question: object, k: int | None) -> tuple[str, int]:
+        """The question as the index reads it (checked; in Simplified for a Simplified index), and k."""
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100):
+            raise InvalidQuestionError(f"k must be an integer from 1 to 100, got {k!r}")
+        question = check_question(question, self.config.answer.max_question_chars)
+        self._current()
+        if self._simplified:
+            question = to_simplified(question)
+        return question, k or self.config.retrieval.top_k
 
     def reload(self) -> None:
         """Pick up an index rebuilt elsewhere; answers keep using the old one until then."""
@@ -128,17 +140,18 @@ class Pipeline:
     def retrieve(self, question: str, k: int | None = None,
                  history: Sequence[Any] | None = None) -> Ranked:
         """Just the retrieval step: dense, lexical and fused rankings."""
-        question = check_question(question, self.config.answer.max_question_chars)
+        question, k = self._prepare(question, k)
         _, retriever = self._current()
         query = resolve_followup(question, history)
         vector = self.embedder.embed([query.search_text], "query")[0]
-        return retriever.search(query.search_text, vector, k or self.config.retrieval.top_k)
+        return retriever.search(query.search_text, vector, k)
 
     def _decide(self, question: str, history: Sequence[Any] | None,
                 k: int | None) -> tuple[Query, IndexData, Ranked, Answer]:
         """Retrieve, and answer extractively; that answer also decides refusal."""
         t0 = time.perf_counter()
-        question = check_question(question, self.config.answer.max_question_chars)
+        asked = check_question(question, self.config.answer.max_question_chars)
+        question, k = self._prepare(question, k)
         index, retriever = self._current()
         query = resolve_followup(question, history)
         if query.is_followup and isinstance(self.generator, ChatGenerator):
@@ -146,14 +159,13 @@ class Pipeline:
         t1 = time.perf_counter()
         vector = self.embedder.embed([query.search_text], "query")[0]
         t2 = time.perf_counter()
-        k = k or self.config.retrieval.top_k
         candidates = self.config.answer.candidate_passages
         ranked = retriever.search(query.search_text, vector, max(k, candidates))
         t3 = time.perf_counter()
         exclude = _given_before(history) if query.wants_more else set()
         answer = self.answerer.answer(query, vector, ranked.fused[:candidates], index, exclude)
         t4 = time.perf_counter()
-        answer = dataclasses.replace(answer, passages=ranked.fused[:k])
+        answer = dataclasses.replace(answer, question=asked, passages=ranked.fused[:k])
         answer.timings_ms.update(check=(t1 - t0) * 1e3, embed=(t2 - t1) * 1e3,
                                  retrieve=(t3 - t2) * 1e3, answer=(t4 - t3) * 1e3,
                                  total=(t4 - t0) * 1e3)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.config import RetrievalConfig
-from rag.errors import ModelNotFoundError
+from rag.errors import ConfigError, ModelNotFoundError
 from rag.index.dense import search_faiss
 from rag.index.store import IndexData
 from rag.types import Passage
@@ -43,9 +43,9 @@ def rrf(dense_ids: Sequence[int], lexical_ids: Sequence[int], config: RetrievalC
 class HybridRetriever:
     def __init__(self, config: RetrievalConfig, index: IndexData) -> None:
         if config.top_k < 1 or config.dense_k < 0 or config.lexical_k < 0 or config.rrf_k < 0:
-            raise ValueError(f"retrieval sizes must be positive, got {config}")
+            raise ConfigError(f"retrieval sizes must be positive, got {config}")
         if config.dense_weight < 0 or config.lexical_weight < 0:
-            raise ValueError("retrieval weights must be >= 0")
+            raise ConfigError("retrieval weights must be >= 0")
         self.config = config
         self.index = index
         self._reranker = None

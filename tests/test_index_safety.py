@@ -145,3 +145,19 @@ def test_empty_files_and_missing_manifest_keys_get_clear_errors(home: Path) -> N
     shutil.rmtree(home / "index")
     with pytest.raises(IndexNotFoundError):
         load_index(folder)
+
+
+def test_changed_settings_are_named_and_redo_only_what_they_must(home: Path) -> None:
+    assert rag(home, "index", "build").exit_code == 0
+    env = {"RAG_INDEX__LEXICAL_TOKENIZER": "bigram"}
+    status = CliRunner().invoke(main, ["--config", str(home / "rag.yaml"), "index", "status"], env=env)
+    assert "warning: lexical changed" in status.output and "index files only" in status.output
+    built = CliRunner().invoke(main, ["--config", str(home / "rag.yaml"), "index", "build"], env=env)
+    assert "0 texts" in built.output and "reused 1" in built.output, built.output
+    env = {"RAG_EMBEDDING__PASSAGE_PROMPT": "passage: 文档："}
+    status = CliRunner().invoke(main, ["--config", str(home / "rag.yaml"), "index", "status"], env=env)
+    assert "embedding.passage_prompt changed" in status.output and "re-embeds every document" in status.output
+    asked = CliRunner().invoke(main, ["--config", str(home / "rag.yaml"), "ask", "会议由谁主持？"], env=env)
+    assert asked.exit_code == 1 and "passage_prompt" in asked.output
+    built = CliRunner().invoke(main, ["--config", str(home / "rag.yaml"), "index", "build"], env=env)
+    assert "embedded 1 new/changed" in built.output, built.output

@@ -19,6 +19,7 @@ from rag.config import Config
 from rag.documents import SUPPORTED
 from rag.errors import InvalidQuestionError, RagError
 from rag.pipeline import Pipeline
+from ui.auth import login_for
 from ui.documents import DocumentManager
 from ui.render import CSS, chat_text, document_rows, sources_html
 
@@ -144,11 +145,15 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
 
 def serve(config: Config, host: str = "127.0.0.1", port: int = 7860,
           prevent_thread_lock: bool = False) -> gr.Blocks:
+    login = login_for(config.ui)  # before anything loads: a half-set login is an error
     pipeline = Pipeline(config)
     pipeline.index  # load (or build) before the first visitor, not during their question
     app = build_app(pipeline)
     ui = config.ui
-    auth = (ui.username, ui.password) if ui.username and ui.password else None
+    auth = login.check if login is not None else None
+    if login is not None:
+        log.warning("login required on the page and the API (user %r; wrong tries are slowed down)",
+                    ui.username)
     app.queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port, share=False, auth=auth, css=CSS,
         theme=gr.themes.Soft(), show_error=False, prevent_thread_lock=prevent_thread_lock,

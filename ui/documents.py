@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.documents import SUPPORTED, load_document
-from rag.errors import DocumentError, RagError
+from rag.errors import ConfigError, DocumentError, RagError
 from rag.index.builder import BuildReport, Progress
 from rag.pipeline import Pipeline
 
@@ -35,7 +35,7 @@ def safe_name(name: str) -> str:
 class DocumentManager:
     def __init__(self, pipeline: Pipeline, max_bytes: int) -> None:
         if max_bytes < 1:
-            raise ValueError(f"max_upload_bytes must be >= 1, got {max_bytes}")
+            raise ConfigError(f"max_upload_bytes must be >= 1, got {max_bytes}")
         self.pipeline = pipeline
         self.max_bytes = max_bytes
         self.folder = Path(pipeline.config.index.uploads)

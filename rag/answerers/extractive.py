@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.config import AnswerConfig
+from rag.errors import ConfigError
 from rag.index.store import IndexData
 from rag.question import Query, content_terms
 from rag.types import Answer, Citation, Passage, Sentence
@@ -39,11 +40,11 @@ class Scored:
 class ExtractiveAnswerer:
     def __init__(self, config: AnswerConfig) -> None:
         if config.candidate_passages < 1:
-            raise ValueError(f"answer.candidate_passages must be >= 1, got {config.candidate_passages}")
+            raise ConfigError(f"answer.candidate_passages must be >= 1, got {config.candidate_passages}")
         if not 1 <= config.max_sentences <= 10:
-            raise ValueError(f"answer.max_sentences must be 1..10, got {config.max_sentences}")
+            raise ConfigError(f"answer.max_sentences must be 1..10, got {config.max_sentences}")
         if not 0 < config.keep_ratio <= 1:
-            raise ValueError(f"answer.keep_ratio must be in (0, 1], got {config.keep_ratio}")
+            raise ConfigError(f"answer.keep_ratio must be in (0, 1], got {config.keep_ratio}")
         self.config = config
 
     def score(self, query: Query, query_vector: np.ndarray, passages: list[Passage],

@@ -25,6 +25,7 @@ import numpy as np
 
 from rag.answerers.extractive import ExtractiveAnswerer, Scored
 from rag.config import AnswerConfig
+from rag.errors import ConfigError
 from rag.evaluation.metrics import normalize
 from rag.index.store import IndexData
 from rag.question import Query
@@ -59,7 +60,7 @@ class Reading:
 class ReaderAnswerer:
     def __init__(self, config: AnswerConfig, reader: Reader) -> None:
         if config.reader_windows < 1:
-            raise ValueError(f"answer.reader_windows must be >= 1, got {config.reader_windows}")
+            raise ConfigError(f"answer.reader_windows must be >= 1, got {config.reader_windows}")
         self.config = config
         self.reader = reader
         self.hand = ExtractiveAnswerer(config)

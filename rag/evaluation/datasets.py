@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rag.errors import DatasetError
 from rag.types import Chunk, Document
@@ -78,30 +79,51 @@ def _load_squad(path: Path, articles: list, convert) -> Dataset:
     questions: list[Question] = []
     no_span = 0
     for a_i, article in enumerate(articles):
-        for p_i, para in enumerate(article.get("paragraphs", []) if isinstance(article, dict) else []):
-            if "context" not in para or "qas" not in para:
-                raise DatasetError(f"{path}: paragraph {a_i}/{p_i} lacks 'context' or 'qas'")
-            raw = para["context"]
+        where = f"data[{a_i}]"
+        paragraphs = _field(path, article, where, "paragraphs", list)
+        for p_i, para in enumerate(paragraphs):
+            where = f"data[{a_i}].paragraphs[{p_i}]"
+            raw = _field(path, para, where, "context", str)
             context = convert(raw)
             doc = Document.from_text(context, f"{path.name}#{para.get('id', f'{a_i}-{p_i}')}")
             documents.setdefault(doc.id, doc)
-            for qa in para["qas"]:
-                refs = [r for r in qa.get("answers", []) if isinstance(r, dict)]
-                texts = [convert(r.get("text", "")) for r in refs if r.get("text", "").strip()]
-                spans = []
-                for r in refs:
-                    start, text = r.get("answer_start", -1), convert(r.get("text", ""))
-                    if isinstance(start, int) and start >= 0 and text:
-                        spans.append(_locate(context, text, start))
-                spans = [s for s in spans if s is not None]
+            for q_i, qa in enumerate(_field(path, para, where, "qas", list)):
+                at = f"{where}.qas[{q_i}]"
+                question = _field(path, qa, at, "question", str)
+                refs = qa.get("answers", [])
+                if not isinstance(refs, list) or not all(isinstance(r, dict) for r in refs):
+                    raise DatasetError(f"{path}: {at}.answers must be a list of {{text, answer_start}} "
+                                       f"objects, got {refs!r:.60}")
+                texts, spans = [], []
+                for r_i, r in enumerate(refs):
+                    text, start = r.get("text", ""), r.get("answer_start", -1)
+                    if not isinstance(text, str) or isinstance(start, bool) or not isinstance(start, int):
+                        raise DatasetError(f"{path}: {at}.answers[{r_i}] needs text (a string) and "
+                                           f"answer_start (an integer), got {r!r:.80}")
+                    if text.strip():
+                        texts.append(convert(text))
+                        if start >= 0:
+                            spans.append(_locate(context, convert(text), start))
+                spans = [sp for sp in spans if sp is not None]
                 answerable = bool(texts)
                 if answerable and not spans:
                     no_span += 1
-                questions.append(Question(str(qa.get("id", len(questions))), convert(qa["question"]),
+                questions.append(Question(str(qa.get("id", len(questions))), convert(question),
                                           texts, spans, doc.id, answerable))
     if not questions:
         raise DatasetError(f"{path}: no questions found")
     return Dataset(path.stem, list(documents.values()), questions, no_span)
+
+
+def _field(path: Path, record: object, where: str, key: str, kind: type) -> Any:
+    """record[key], checked to be a `kind`, or DatasetError naming the record and the field."""
+    if not isinstance(record, dict):
+        raise DatasetError(f"{path}: {where} must be an object, got {type(record).__name__}")
+    value = record.get(key)
+    if not isinstance(value, kind):
+        got = "nothing" if value is None else f"{type(value).__name__} {value!r:.40}"
+        raise DatasetError(f"{path}: {where}.{key} must be a {kind.__name__}, got {got}")
+    return value
 
 
 def _locate(context: str, text: str, start: int) -> tuple[int, int] | None:
@@ -123,18 +145,29 @@ def _find_all(haystack: str, needle: str):
 
 
 def _load_jsonl(path: Path, convert) -> Dataset:
+    try:
+        lines = path.read_bytes().decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8 "
+                           "(a GBK file: iconv -f gbk -t utf-8)") from exc
     questions = []
-    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            q, answers = convert(row["question"]), [convert(a) for a in row.get("answers", []) if a]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DatasetError(f"{path}:{n}: expected a JSON object "
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}:{n}: not JSON ({exc.msg}); expected "
                                '{"question": ..., "answers": [...], "answerable": true|false}') from exc
-        answerable = bool(row.get("answerable", bool(answers)))
-        questions.append(Question(str(row.get("id", n)), q, answers, [], None, answerable))
+        question = _field(path, row, f"line {n}", "question", str)
+        answers = row.get("answers", [])
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise DatasetError(f"{path}: line {n}.answers must be a list of strings, got {answers!r:.60}")
+        answerable = row.get("answerable", bool([a for a in answers if a]))
+        if not isinstance(answerable, bool):
+            raise DatasetError(f"{path}: line {n}.answerable must be true or false, got {answerable!r}")
+        refs = [convert(a) for a in answers if a]
+        questions.append(Question(str(row.get("id", n)), convert(question), refs, [], None, answerable))
     if not questions:
         raise DatasetError(f"{path}: no questions found")
     return Dataset(path.stem, [], questions, 0)

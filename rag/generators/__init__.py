@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rag.config import DEFAULT_REFUSAL
+from rag.errors import ConfigError
 from rag.types import Passage
 
 
@@ -63,4 +64,4 @@ def make_generator(config: Any) -> Generator | None:
         from rag.generators.remote import OpenAIGenerator
 
         return OpenAIGenerator(config.generation, refusal=config.answer.refusal_text)
-    raise ValueError(f"unknown generation.backend {backend!r}; valid: extractive, transformers, openai")
+    raise ConfigError(f"unknown generation.backend {backend!r}; valid: extractive, transformers, openai")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rag.config import DEFAULT_REFUSAL
-from rag.errors import GenerationError
+from rag.errors import ConfigError, GenerationError
 from rag.generators import ChatGenerator
 
 
@@ -16,9 +16,9 @@ class TransformersGenerator(ChatGenerator):
 
     def __init__(self, config: Any, *, refusal: str = DEFAULT_REFUSAL) -> None:
         if not config.model:
-            raise ValueError("generation.model must name a local folder or a cached HF id")
+            raise ConfigError("generation.model must name a local folder or a cached HF id")
         if config.max_new_tokens < 1:
-            raise ValueError(f"generation.max_new_tokens must be >= 1, got {config.max_new_tokens}")
+            raise ConfigError(f"generation.max_new_tokens must be >= 1, got {config.max_new_tokens}")
         self.config = config
         self.refusal = refusal
         self._model = None

@@ -10,17 +10,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from rag.config import DEFAULT_REFUSAL
-from rag.errors import GenerationError
+from rag.errors import ConfigError, GenerationError
 from rag.generators import ChatGenerator
 
 
 class OpenAIGenerator(ChatGenerator):
     def __init__(self, config: Any, *, refusal: str = DEFAULT_REFUSAL) -> None:
         if not config.base_url:
-            raise ValueError("generation.base_url must be set for the openai backend, "
+            raise ConfigError("generation.base_url must be set for the openai backend, "
                              "e.g. http://127.0.0.1:8000/v1")
         if config.timeout_s <= 0:
-            raise ValueError(f"generation.timeout_s must be > 0, got {config.timeout_s}")
+            raise ConfigError(f"generation.timeout_s must be > 0, got {config.timeout_s}")
         self.config = config
         self.refusal = refusal
         self.url = config.base_url.rstrip("/") + "/chat/completions"

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -27,14 +26,24 @@ import numpy as np
 
 from rag.chunking import Chunker
 from rag.config import Config
-from rag.documents import iter_files, load_file
 from rag.embed import TextEmbedder
 from rag.errors import DocumentError, EmptyCorpusError, RagError
 from rag.index.dense import build_faiss
+from rag.index.files import read_files, reload_source
 from rag.index.ledger import write_ledger
 from rag.index.lexical import LexicalIndex, tokenize
 from rag.index.repair import recover_documents
-from rag.index.store import FORMAT, VERSION, IndexData, load_index, swap_in, write_index
+from rag.index.store import (
+    FORMAT,
+    REEMBED,
+    VERSION,
+    IndexData,
+    differences,
+    load_index,
+    stored_settings,
+    swap_in,
+    write_index,
+)
 from rag.index.workdir import ResumeCache, build_lock, sweep
 from rag.types import Chunk, Document, Sentence
 
@@ -81,14 +90,9 @@ class IndexBuilder:
         self._dim = dim
 
     def expected_manifest(self, dim: int) -> dict:
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "embedding": {"model": self.embedder.model_id, "dim": dim},
-            "chunker": self.chunker.fingerprint(),
-            "lexical": {"tokenizer": self.config.index.lexical_tokenizer},
-            "dense": {"kind": self.config.index.dense},
-        }
+        settings = stored_settings(self.config)
+        settings["embedding"].update(model=self.embedder.model_id, dim=dim)
+        return {"format": FORMAT, "version": VERSION, **settings}
 
     # -- entry points -------------------------------------------------------
     def build(self, paths: Sequence[Path], progress: Progress | None = None, *,
@@ -100,21 +104,8 @@ class IndexBuilder:
         """
         report = BuildReport()
         old = self._old_documents(report)
-        by_bytes = {d.file_sha256: d for d in old if d.file_sha256}
-        documents: list[Document] = []
-        for file in iter_files(Path(p) for p in paths):
-            source = _display(file)
-            try:
-                doc = by_bytes.get(_file_hash(file, self.config.index.max_file_bytes))
-                if doc is not None:  # same bytes as a file indexed before: no need to parse again
-                    documents.append(dataclasses.replace(doc, source=source))
-                    continue
-                doc, notes = load_file(file, source=source, max_bytes=self.config.index.max_file_bytes)
-                documents.append(doc)
-                report.notes.extend(notes)
-            except (DocumentError, OSError) as exc:
-                log.info("skipping %s: %s", file, exc)  # the report carries it to the user
-                report.skipped.append((source, str(exc)))
+        read = read_files(paths, old, self.config.index.max_file_bytes)
+        documents, report.skipped, report.notes = read.documents, read.skipped, report.notes + read.notes
         if not sync:  # keep what was indexed before, unless a file of the same source replaces it
             replaced = {d.source for d in documents}
             kept = [d for d in old if d.source not in replaced]
@@ -139,23 +130,15 @@ class IndexBuilder:
         recovered (rag.index.repair), which is then re-embedded."""
         if not self.link.exists():
             return []
-        try:
-            return list(load_index(self.link, self._expected()).documents.values())
+        try:  # documents do not depend on settings: any readable index will do
+            return list(load_index(self.link).documents.values())
         except RagError as exc:
-            docs, done = recover_documents(self.link, self._reload_source)
+            docs, done = recover_documents(
+                self.link, lambda source: reload_source(source, self.config.index.max_file_bytes))
             log.warning("the index cannot be reused (%s); %s", exc, done)
             if report is not None:
                 report.notes.append(f"the index could not be reused ({exc}); {done}")
             return docs
-
-    def _reload_source(self, source: str) -> Document | None:
-        try:  # a source is a path relative to the working directory, or absolute (_display)
-            return load_file(Path(source), source=source, max_bytes=self.config.index.max_file_bytes)[0]
-        except (DocumentError, OSError):
-            return None
-
-    def _expected(self) -> dict:
-        return self.expected_manifest(self._dim or int(getattr(self.embedder, "dim")))
 
     def build_documents(self, documents: Sequence[Document], *, progress: Progress | None = None,
                         report: BuildReport | None = None) -> BuildReport:
@@ -194,13 +177,19 @@ class IndexBuilder:
 
     # -- steps ----------------------------------------------------------------
     def _previous(self, expected: dict) -> IndexData | None:
+        """The current index, if its chunks and vectors can be reused under `expected`."""
         if not self.link.exists():
             return None
         try:
-            return load_index(self.link, expected)
-        except RagError as exc:  # incompatible or damaged: rebuild everything
+            old = load_index(self.link)
+        except RagError as exc:  # damaged: everything is embedded again
             log.warning("not reusing the existing index: %s", exc)
             return None
+        changed = differences(old.manifest, expected)
+        if any(REEMBED[key] for key, _, _ in changed):
+            log.warning("re-embedding every document: %s changed", ", ".join(k for k, _, _ in changed))
+            return None
+        return old
 
     def _assemble(self, docs: list[Document], report: BuildReport, progress: Progress | None) -> IndexData:
         dim = self._dim or int(getattr(self.embedder, "dim"))
@@ -243,10 +232,13 @@ class IndexBuilder:
         chunks = [old.chunks[i] for i in rows]
         if old_doc.source != doc.source:  # same content under a new name
             chunks = [dataclasses.replace(c, source=doc.source) for c in chunks]
-        return _Prepared(
-            doc, sentences, chunks, [old.chunk_tokens[i] for i in rows],
-            old.chunk_vectors[rows], old.sentence_vectors[sentence_rows],
-        )
+        method = self.config.index.lexical_tokenizer
+        if old.manifest.get("lexical", {}).get("tokenizer") == method:
+            tokens = [old.chunk_tokens[i] for i in rows]
+        else:  # another lexical tokenizer: tokenize again, the vectors stay
+            tokens = [tokenize(c.text, method) for c in chunks]
+        return _Prepared(doc, sentences, chunks, tokens, old.chunk_vectors[rows],
+                         old.sentence_vectors[sentence_rows])
 
     def _embed(self, todo: list[_Prepared], resume: ResumeCache, report: BuildReport,
                progress: Progress | None) -> None:
@@ -313,22 +305,6 @@ def _groups(todo: list[_Prepared]) -> Iterator[list[_Prepared]]:
             group, size = [], 0
     if group:
         yield group
-
-
-def _file_hash(path: Path, max_bytes: int) -> str:
-    """SHA-256 of a file's bytes ("" for one over the size limit, which load_file refuses)."""
-    if path.stat().st_size > max_bytes:
-        return ""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _display(path: Path) -> str:
-    """A path relative to the working directory when inside it, else absolute."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def _bar(total: int):

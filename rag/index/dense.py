@@ -6,6 +6,8 @@ from typing import Literal
 
 import numpy as np
 
+from rag.errors import ConfigError
+
 DenseKind = Literal["flat", "ivf", "hnsw"]
 KINDS: tuple[str, ...] = ("flat", "ivf", "hnsw")
 
@@ -15,7 +17,7 @@ def build_faiss(vectors: np.ndarray, kind: DenseKind = "flat", *, nlist: int = 2
     import faiss
 
     if kind not in KINDS:
-        raise ValueError(f"unknown dense index kind {kind!r}; valid: {', '.join(KINDS)}")
+        raise ConfigError(f"unknown dense index kind {kind!r}; valid: {', '.join(KINDS)}")
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = vectors.shape
     if kind == "hnsw":

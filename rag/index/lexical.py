@@ -18,6 +18,8 @@ from typing import Literal
 
 import numpy as np
 
+from rag.errors import ConfigError
+
 TokenizerName = Literal["jieba", "bigram"]
 TOKENIZERS: tuple[str, ...] = ("jieba", "bigram")
 
@@ -36,7 +38,7 @@ _jieba_lock = threading.Lock()
 def tokenize(text: str, method: TokenizerName = "jieba") -> list[str]:
     """Tokens for BM25: lower-cased, stopwords and punctuation dropped."""
     if method not in TOKENIZERS:
-        raise ValueError(f"unknown lexical tokenizer {method!r}; valid: {', '.join(TOKENIZERS)}")
+        raise ConfigError(f"unknown lexical tokenizer {method!r}; valid: {', '.join(TOKENIZERS)}")
     tokens: list[str] = []
     for piece in _PIECES.findall(text.lower()):
         if not ("\u3400" <= piece[0] <= "\ufaff"):
@@ -63,7 +65,7 @@ class LexicalIndex:
 
     def __init__(self, method: TokenizerName = "jieba") -> None:
         if method not in TOKENIZERS:
-            raise ValueError(f"unknown lexical tokenizer {method!r}; valid: {', '.join(TOKENIZERS)}")
+            raise ConfigError(f"unknown lexical tokenizer {method!r}; valid: {', '.join(TOKENIZERS)}")
         self.method = method
         self._bm25 = None
         self.size = 0

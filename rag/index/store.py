@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.chunking import Chunker
+from rag.config import Config
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.index.ledger import clear_ledger
 from rag.index.lexical import LexicalIndex
@@ -65,20 +67,52 @@ class IndexData:
         return range(base + chunk.sentences[0], base + chunk.sentences[1])
 
 
-def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], folder: Path) -> None:
-    """Refuse an index built with another model or chunker, saying what differs."""
-    diffs = []
-    for key in ("embedding", "chunker", "lexical"):
-        have, want = manifest.get(key), expected.get(key)
-        if key == "embedding" and isinstance(have, dict) and isinstance(want, dict):
-            have, want = have.get("model"), want.get("model")
+# What a change of each setting costs: the vectors (re-embed) or only the index files.
+REEMBED = {"embedding.model": True, "embedding.dim": True, "embedding.passage_prompt": True,
+           "embedding.max_seq_length": True, "chunker": True, "lexical": False, "dense": False}
+
+
+def stored_settings(config: Config) -> dict:
+    """Every setting the stored chunks, vectors and index files depend on (REEMBED below)."""
+    e = config.embedding
+    return {
+        "embedding": {"model": e.model, "passage_prompt": e.passage_prompt, "query_prompt": e.query_prompt,
+                      "max_seq_length": e.max_seq_length},
+        "chunker": Chunker(config.chunking).fingerprint(),
+        "lexical": {"tokenizer": config.index.lexical_tokenizer},
+        "dense": {"kind": config.index.dense},
+    }
+
+
+def differences(manifest: dict[str, Any], expected: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(setting, index has, config wants) for every stored-data setting that differs.
+
+    A key an older index does not record is taken to be what the config wants."""
+    out = []
+    for key in REEMBED:
+        section, _, sub = key.partition(".")
+        have, want = manifest.get(section), expected.get(section)
+        if sub:
+            have = have.get(sub) if isinstance(have, dict) else None
+            want = want.get(sub) if isinstance(want, dict) else None
+        if want is None or have is None:
+            continue  # not asked about, or not recorded by an older version: taken as unchanged
         if have != want:
-            diffs.append(f"{key}: index has {have!r}, config wants {want!r}")
+            out.append((key, have, want))
+    return out
+
+
+def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], folder: Path) -> None:
+    """Refuse an index built with other settings, saying what differs and what a rebuild redoes."""
+    diffs = differences(manifest, expected)
     if diffs:
+        reembed = any(REEMBED[k] for k, _, _ in diffs)
         raise IndexMismatchError(
             f"the index at {folder} was built with different settings:\n  "
-            + "\n  ".join(diffs)
-            + f"\nRebuild it with the current config: `rag index build` (or remove {folder})."
+            + "\n  ".join(f"{k}: index has {have!r}, config wants {want!r}" for k, have, want in diffs)
+            + "\nRun `rag index build` to bring it up to date ("
+            + ("re-embeds every document" if reembed else "no re-embedding: only the index files")
+            + ")."
         )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.embed import DTYPES, resolve_dtype
+from rag.errors import ConfigError
 from rag.reader import weights
 from rag.reader.spans import Span
 
@@ -32,7 +33,7 @@ class Reader(Protocol):
 class SpanReader:
     def __init__(self, name_or_path: str, base: BaseProvider, dtype: str = "auto") -> None:
         if dtype not in DTYPES:
-            raise ValueError(f"reader dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+            raise ConfigError(f"reader dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         self.folder = weights.resolve_folder(name_or_path)
         self.meta = weights.read_meta(self.folder)  # cheap: a small JSON file, checked now
         self._base = base
