@@ -71,7 +71,7 @@ def test_unsupported_files_say_what_was_expected(tmp_path: Path) -> None:
         load_dataset(bad)
     jl = tmp_path / "x.jsonl"
     jl.write_text('{"q": 1}\n', "utf-8")
-    with pytest.raises(DatasetError, match='"question"'):
+    with pytest.raises(DatasetError, match=r"line 1\.question must be a str, got nothing"):
         load_dataset(jl)
     result = CliRunner().invoke(main, ["eval", str(bad)])
     assert result.exit_code == 2 and "SQuAD-format" in result.output
