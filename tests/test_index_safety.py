@@ -116,11 +116,13 @@ def test_remove_all_refuses_names_and_waits_for_no_build(home: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["vectors.npz", "dense.faiss", "documents.jsonl", "sentences.jsonl",
-                                  "chunks.jsonl", "manifest.json"])
+                                  "chunks.jsonl", "manifest.json", "bm25"])
 def test_each_damaged_file_is_named_then_repaired_by_build(home: Path, name: str) -> None:
     assert rag(home, "index", "build", str(home / "corpus"), str(home / "more")).exit_code == 0
-    path = home / "index" / "default" / name
-    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # truncated
+    target = home / "index" / "default" / name
+    for path in sorted(target.rglob("*")) if target.is_dir() else [target]:
+        if path.is_file():
+            path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # truncated
     asked = rag(home, "ask", "西湖位于哪里？")
     assert asked.exit_code == 1 and name in asked.output and "Traceback" not in asked.output
     status = rag(home, "index", "status")
@@ -161,3 +163,13 @@ def test_changed_settings_are_named_and_redo_only_what_they_must(home: Path) -> 
     assert asked.exit_code == 1 and "passage_prompt" in asked.output
     built = CliRunner().invoke(main, ["--config", str(home / "rag.yaml"), "index", "build"], env=env)
     assert "embedded 1 new/changed" in built.output, built.output
+
+
+def test_a_damaged_resume_file_is_discarded(tmp_path: Path) -> None:
+    from rag.index.workdir import ResumeCache
+
+    cache = ResumeCache(tmp_path / "default", {"embedding": {"model": "m"}, "chunker": {}})
+    cache.folder.mkdir(parents=True)
+    for name, data in [("empty.npz", b""), ("cut.npz", b"PK\x03\x04cut")]:
+        (cache.folder / name).write_bytes(data)
+        assert cache.load(name[:-4]) is None and not (cache.folder / name).exists()

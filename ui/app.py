@@ -77,7 +77,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
 
     def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()):  # noqa: B008
         if not files:
-            return "请先选择要上传的 .txt、.md 或 .html 文件。", gr.skip(), gr.skip(), gr.skip()
+            hint = "请先选择要上传的文件（" + " / ".join(UPLOAD_TYPES) + "）。"
+            return hint, gr.skip(), gr.skip(), gr.skip()
         lines = []
         try:
             result = docs.add(list(files), progress=lambda done, total: progress(
