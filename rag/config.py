@@ -111,6 +111,7 @@ class UIConfig:
     username: str | None = None
     password: str | None = None
     max_upload_bytes: int = 20_000_000
+    feedback_path: str = "data/feedback.jsonl"  # 👍/👎 on the page, one JSON line per click
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class Config:
                 corpus=absolute(self.index.corpus),
                 uploads=absolute(self.index.uploads),
             ),
+            ui=dataclasses.replace(self.ui, feedback_path=absolute(self.ui.feedback_path)),
         )
 
     def replace(self, **sections: dict[str, Any]) -> Config:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -38,9 +39,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         f"embedding:\n  cache_dir: {ROOT / 'models'}\nui:\n  max_upload_bytes: 100000\n", "utf-8")
     port = free_port()
     log = (root / "server.log").open("w")
+    os.environ["RAG_TEST_FEEDBACK"] = str(root / "feedback.jsonl")
     proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "--config", str(cfg), "serve",
                              "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False",
+                                 "RAG_UI__FEEDBACK_PATH": str(root / "feedback.jsonl")})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
     while time.time() < deadline:
@@ -63,13 +66,27 @@ def test_gradio_client_asks_and_gets_cited_answer(server: str) -> None:
     from gradio_client import Client
 
     client = Client(server, verbose=False)
-    chat, box, sources = client.predict("全省脱贫攻坚推进会在哪里召开？", [], api_name="/ask")
-    answer = chat[-1]["content"]
-    answer = answer if isinstance(answer, str) else str(answer)
-    assert "菏泽" in answer and "cite-1" in answer
-    assert "<mark>" in sources and box == ""
-    chat, _, _ = client.predict("问" * 20_000, [], api_name="/ask")
-    assert "太长" in str(chat[-1]["content"])
+    answer = client.predict("全省脱贫攻坚推进会在哪里召开？", api_name="/ask")
+    assert not answer["refused"] and "菏泽" in answer["text"] and "[1]" in answer["text"]
+    c = answer["citations"][0]
+    assert c["n"] == 1 and c["text"] in ARTICLE.read_text("utf-8")
+
+
+def _browser(p):
+    return p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                   "--disable-component-update", "--no-first-run", "--disable-sync"])
+
+
+def _ask(page, question: str) -> None:
+    """Ask and wait for the answer's sources (they come when the answer is complete)."""
+    before = page.locator("#chat .answer").count()
+    page.fill("#question textarea", question)
+    page.click("#send")
+    page.wait_for_function(
+        f"document.querySelectorAll('#chat .answer').length > {before} && "
+        "[...document.querySelectorAll('#chat .answer')].pop().querySelector('a.copy, .refusal-label')",
+        timeout=30_000)
 
 
 @pytest.mark.browser
@@ -80,37 +97,47 @@ def test_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
 
     SHOTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"])
+        browser = _browser(p)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(server)
         page.wait_for_selector("#question textarea")
 
-        # an empty message sends nothing
+        # an empty message sends nothing, and says so in Chinese
         page.click("#send")
         expect(page.get_by_text("请输入一个问题").first).to_be_visible(timeout=10_000)
 
-        # ask, watch it stream, check the fact and the [1] citation
+        # ask, watch it stream, check the fact, the chip and the answer's own source card
         page.fill("#question textarea", "全省脱贫攻坚推进会在哪里召开？")
         page.click("#send")
         lengths = []
         for _ in range(30):
             lengths.append(len(page.inner_text("#chat")))
             time.sleep(0.03)
-        page.wait_for_selector("#sources mark", timeout=30_000)
+        page.wait_for_selector("#chat .answer details.sources mark", timeout=30_000)
         assert len(set(lengths)) > 2, f"the answer did not grow: {lengths}"
-        chat = page.inner_text("#chat")
-        assert "菏泽" in chat and "[1]" in chat
+        first = page.locator("#chat .answer").first
+        assert "菏泽" in first.inner_text()
+        first.locator("a.cite").first.click()
+        expect(first.locator(".source.active mark")).to_contain_text("菏泽")
+
+        # an old answer's [1] opens its own source, not the newest answer's
+        _ask(page, "会议由谁主持？")
+        second = page.locator("#chat .answer").nth(1)
+        first.locator("a.cite").first.click()
+        expect(first.locator(".source.active")).to_have_count(1)
+        assert "菏泽" in first.locator(".source.active mark").inner_text()
+        assert second.locator(".source.active").count() == 0
         page.screenshot(path=str(SHOTS / "answer-1280.png"), full_page=True)
 
-        # open the citation: the highlighted sentence is shown in the sources panel
-        page.click("#chat a.cite >> nth=0")
-        mark = page.locator("#cite-1 mark")
-        expect(mark).to_be_visible()
-        assert "菏泽" in mark.inner_text()
+        # at phone width: no sideways scrolling, and the sources sit right under their answer
         page.set_viewport_size({"width": 400, "height": 800})
+        time.sleep(0.5)
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        gap = page.evaluate("""() => {
+            const a = [...document.querySelectorAll('#chat .answer')].pop();
+            return a.querySelector('details.sources').getBoundingClientRect().top
+                 - a.querySelector('.body').getBoundingClientRect().bottom; }""")
+        assert 0 <= gap < 800, gap
         page.screenshot(path=str(SHOTS / "answer-400.png"), full_page=True)
         page.set_viewport_size({"width": 1280, "height": 800})
 
@@ -126,13 +153,101 @@ def test_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
         bad.write_bytes(b"\x00\x01\x02" * 50)
         page.set_input_files("#upload input[type=file]", str(bad))
         page.click("#add")
-        expect(page.locator("#doc-status")).to_contain_text("未添加", timeout=30_000)
+        expect(page.locator("#doc-status")).to_contain_text("未添加 bad.txt：看起来是二进制文件",
+                                                            timeout=30_000)
         page.screenshot(path=str(SHOTS / "documents.png"), full_page=True)
         page.get_by_role("tab", name="问答").click()
-        page.fill("#question textarea", "趵突泉位于哪里？")
+        _ask(page, "趵突泉位于哪里？")
+        last = page.locator("#chat .answer").last
+        assert "济南" in last.inner_text() and "泉水.txt" in last.inner_text()
+        browser.close()
+
+
+@pytest.mark.browser
+def test_typing_survives_an_answer_and_a_second_send_is_refused(server: str) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(server)
+        page.fill("#question textarea", "刘家义强调了什么？")
         page.click("#send")
-        expect(page.locator("#sources")).to_contain_text("泉水.txt", timeout=30_000)
-        assert "济南" in page.inner_text("#chat")
+        expect(page.locator("#stop")).to_be_visible(timeout=10_000)  # send became stop
+        page.fill("#question textarea", "下一个问题")
+        page.press("#question textarea", "Enter")  # sent while the answer streams
+        expect(page.get_by_text("正在回答上一个问题").first).to_be_visible(timeout=10_000)
+        page.wait_for_selector("#chat .answer a.copy", timeout=30_000)
+        expect(page.locator("#send")).to_be_visible()
+        assert page.input_value("#question textarea") == "下一个问题"  # never wiped
+        assert page.locator("#chat .question").count() == 1
+        browser.close()
+
+
+@pytest.mark.browser
+def test_documents_stay_literal_feedback_is_logged_and_retry_and_chips_work(server: str,
+                                                                           tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    doc = tmp_path / "标记.md"
+    doc.write_text("负责人是**王小明**，联系人是`李四`，详见[链接](http://example.com/x)。", encoding="utf-8")
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(server)
+        page.get_by_role("tab", name="文档").click()
+        page.set_input_files("#upload input[type=file]", str(doc))
+        page.click("#add")
+        expect(page.locator("#doc-status")).to_contain_text("已添加", timeout=60_000)
+
+        # delete works after a reload: the list is read fresh on each page load
+        page.reload()
+        page.get_by_role("tab", name="文档").click()
+        page.click("#uploaded input")
+        expect(page.get_by_role("option", name="标记.md")).to_be_visible(timeout=10_000)
+        page.keyboard.press("Escape")
+
+        page.get_by_role("tab", name="问答").click()
+        _ask(page, "负责人是谁？")
+        answer = page.locator("#chat .answer").last
+        text = answer.inner_text()
+        assert "**王小明**" in text and "`李四`" in text and "[链接](http://example.com/x)" in text
+        assert page.locator("#chat a[href^='http']").count() == 0
+        assert page.locator("#chat strong").count() == 0
+        copied = answer.locator(".copy-text").text_content()
+        assert copied.startswith("负责人是**王小明**") and "[1]" in copied and "<a" not in copied
+
+        # 👍 on the answer is appended to the feedback file
+        feedback = Path(os.environ["RAG_TEST_FEEDBACK"])
+        page.locator("#chat button[aria-label='Like']").last.click()
+        deadline = time.time() + 10
+        while time.time() < deadline and not feedback.exists():
+            time.sleep(0.2)
+        row = json.loads(feedback.read_text("utf-8").splitlines()[-1])
+        assert row["liked"] is True and row["question"] == "负责人是谁？" and row["citations"]
+
+        # 重新回答 replaces the last answer; an example chip asks at once
+        old_id = answer.get_attribute("id")
+        page.locator("#chat button[aria-label='Retry']").last.click()
+        page.wait_for_function(  # a new answer, complete, in place of the old one
+            f"(() => {{ const a = [...document.querySelectorAll('#chat .answer')]; return a.length == 1 "
+            f"&& a[0].id != '{old_id}' && a[0].querySelector('a.copy'); }})()", timeout=30_000)
+        expect(page.locator("#send")).to_be_visible(timeout=10_000)
+        assert page.locator("#chat .question").count() == 1
+        page.get_by_role("button", name="会议由谁主持？").click()
+        page.wait_for_function("document.querySelectorAll('#chat .answer a.copy').length == 2",
+                               timeout=30_000)
+
+        # after deleting it, the document is gone from the list and the index
+        page.get_by_role("tab", name="文档").click()
+        page.click("#uploaded input")
+        page.get_by_role("option", name="标记.md").click()
+        page.click("#delete")
+        expect(page.locator("#doc-status")).to_contain_text("已删除 标记.md", timeout=60_000)
         browser.close()
 
 
@@ -195,9 +310,9 @@ def test_page_uploads_pdf_and_docx_and_cites_their_page(server: str, tmp_path: P
             ("千佛山景区今年接待游客多少人次？", "三百万", "第2页"),
             ("黄河滩区迁建工程由谁牵头负责？", "发改委", "实施方案 › 三、保障措施"),
         ]:
-            page.fill("#question textarea", question)
-            page.click("#send")
-            expect(page.locator("#sources")).to_contain_text(where, timeout=30_000)
-            assert fact in page.inner_text("#sources")
+            _ask(page, question)
+            sources = page.locator("#chat .answer").last.locator("details.sources")
+            expect(sources).to_contain_text(where, timeout=30_000)
+            assert fact in sources.inner_text()
         page.screenshot(path=str(SHOTS / "office-upload-1280.png"), full_page=True)
         browser.close()

@@ -12,31 +12,63 @@ from rag.errors import DocumentError
 from rag.pipeline import Pipeline
 from rag.types import Answer, Citation
 from ui.documents import DocumentManager, safe_name
-from ui.render import chat_text, sources_html
+from ui.messages import zh_note, zh_reason
+from ui.render import answer_html, copy_text, literal, user_html
 
 from .conftest import ARTICLE
 
 
-def test_chat_text_links_known_markers_and_escapes_html() -> None:
+def test_answer_chips_link_to_this_answers_own_sources() -> None:
     c = Citation(1, "d", "a.txt", 0, 3, "<b>", 1, 1)
     answer = Answer("q", "<b>[1][7]", False, [c])
-    assert chat_text(answer.text, answer) == '&lt;b&gt;<a class="cite" href="#cite-1">[1]</a>[7]'
+    out = answer_html(answer.text, answer, None, "a00000001")
+    assert '<div class="body">&#60;b&#62;<a class="cite" href="#a00000001-1" title=' in out
+    assert "&#91;7&#93;" in out  # a marker without a citation stays text
+    assert '<div class="source" id="a00000001-1">' in out and "<mark>&#60;b&#62;</mark>" in out
+    other = answer_html(answer.text, answer, None, "a00000002")
+    assert 'href="#a00000002-1"' in other and "a00000001" not in other  # ids never collide
 
 
 def test_short_answer_up_front_and_its_span_marked_in_the_source() -> None:
     sentence = "会议在<菏泽>召开。"
-    c = Citation(1, "d", "a.txt", 10, 10 + len(sentence), sentence, 1, 1, span_start=13, span_end=17)
+    c = Citation(1, "d", "a.txt", 10, 10 + len(sentence), sentence, 1, 1, span_start=13, span_end=17,
+                 location="第3页")
     answer = Answer("q", f"<菏泽>\n\n{sentence}[1]", False, [c], short="<菏泽>")
-    html_text = chat_text(answer.text, answer)
-    assert html_text.startswith('<strong class="short">&lt;菏泽&gt;</strong>')
-    assert html_text.endswith('<a class="cite" href="#cite-1">[1]</a>')
-    card = sources_html(answer, None)
-    assert '<mark>会议在<b class="span">&lt;菏泽&gt;</b>召开。</mark>' in card
+    out = answer_html(answer.text, answer, None, "a00000001")
+    assert '<div class="short">&#60;菏泽&#62;</div><div class="body">会议在' in out
+    assert '<mark>会议在<b class="span">&#60;菏泽&#62;</b>召开。</mark>' in out
+    assert "第3页 · 第1段" in out and 'title="&#91;1&#93; 第3页 · 会议在&#60;菏泽&#62;召开。"' in out
 
 
-def test_sources_panel_for_refusal_and_nothing() -> None:
-    assert "没有引用来源" in sources_html(Answer("q", "文中没有提到", True), None)
-    assert "提问后" in sources_html(None, None)
+def test_document_markup_and_user_markup_stay_literal() -> None:
+    text = "**王小明** `李四` [链接](http://x.cn) ![图](http://x.cn/a.png) # 标题 <script>alert(1)</script>"
+    c = Citation(1, "d", "a.txt", 0, len(text), text, 1, 1)
+    out = answer_html(f"{text}[1]", Answer("q", f"{text}[1]", False, [c]), None, "a00000001")
+    for syntax in ("**", "`", "](", "![", "<script", "# "):
+        assert syntax not in out.replace('<a class="cite"', "")
+    assert literal(text).count("&#") > 20 and "<" not in literal(text)
+    assert "<script" not in user_html("<script>alert(1)</script>") and "&#60;script" in user_html("<script>")
+
+
+def test_refusal_reads_clearly_and_copy_is_plain_text() -> None:
+    no = "文档中没有提到这一点。"
+    refused = answer_html(no, Answer("q", no, True), None, "a00000001")
+    assert 'class="answer refused"' in refused and "未找到依据" in refused
+    c = Citation(1, "d", "dir/a.txt", 0, 4, "会议召开", 1, 1, location="第2页")
+    answer = Answer("q", "会议召开[1]", False, [c])
+    assert copy_text(answer) == "会议召开[1]\n[1] a.txt 第2页：会议召开"
+    assert f'<span class="copy-text">{literal(copy_text(answer))}</span>' in answer_html(answer.text, answer,
+                                                                                        None, "a1")
+
+
+def test_upload_messages_are_chinese_and_name_the_file_once() -> None:
+    assert zh_reason("x.pdf", "x.pdf: the PDF is encrypted with a password; save…") == (
+        "PDF 有密码保护，请先另存为没有密码的副本")
+    assert zh_reason("a.doc", "a.doc: .doc is an old binary format …; save the file as .docx (…)") == (
+        "这是旧版二进制格式，请先另存为 .docx 再上传")
+    assert "x.pdf" not in zh_reason("x.pdf", "x.pdf: not a readable PDF (damaged)")
+    assert zh_note("r.pdf: 2 of 9 pages have no text layer (scanned); they were skipped") == (
+        "r.pdf：有 2 页（共 9 页）是扫描图片，没有文字层，已跳过")
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -92,7 +124,7 @@ def test_upload_then_ask_then_remove(manager: DocumentManager, tmp_path: Path) -
 
 def test_source_card_shows_the_sentence_in_trimmed_context(manager: DocumentManager) -> None:
     answer = manager.pipeline.answer("会议由谁主持？")
-    html = sources_html(answer, manager.pipeline.index)
+    out = answer_html(answer.text, answer, manager.pipeline.index, "a00000001")
     c = answer.citations[0]
-    assert f"<mark>{c.text}</mark>" in html and f"第{c.paragraph}段" in html
-    assert html.count("…") >= 1  # long passages are cut around the sentence
+    assert f"<mark>{literal(c.text)}</mark>" in out and f"第{c.paragraph}段" in out
+    assert out.count("…") >= 1  # long passages are cut around the sentence

@@ -1,14 +1,20 @@
-"""The Gradio page: a chat tab with a sources panel, and a documents tab.
+"""The Gradio page: a chat whose answers carry their own sources, and a documents tab.
 
     build_app(pipeline) -> gr.Blocks      serve(config, host, port)
 
-Each handler turns rag errors into a message on the page; nothing reaches the
-server as an exception, so no input can crash it.
+Asking is three steps, so typing is never wiped and nothing is lost:
+  1. `start`  takes the question from the box (a second one while an answer streams
+              is refused with a message, and stays in the box);
+  2. `stream` grows the answer, then adds its sources under it (the stop button
+              cancels this step);
+  3. `finish` gives the send button back.
+Each handler turns rag errors into a Chinese message; no input can crash the server.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +27,10 @@ from rag.errors import InvalidQuestionError, RagError
 from rag.pipeline import Pipeline
 from ui.auth import login_for
 from ui.documents import DocumentManager
-from ui.render import CSS, chat_text, document_rows, sources_html
+from ui.feedback import FeedbackLog, answer_record
+from ui.messages import zh_note, zh_reason
+from ui.render import answer_html, document_rows, literal, new_answer_id, user_html
+from ui.style import CSS, HEAD
 
 UPLOAD_TYPES = (".txt", ".md", ".html", ".pdf", ".docx", ".pptx", ".xlsx", ".epub")
 log = logging.getLogger(__name__)
@@ -33,47 +42,98 @@ EXAMPLES = [
 ]
 STREAM_DELAY_S = 0.02  # lets the browser show the answer growing
 Messages = list[dict[str, Any]]
+_AID = re.compile(r'class="answer[^"]*" id="(a[0-9a-f]{8})"')
+
+
+def new_session() -> dict[str, Any]:
+    """Per-browser state: the plain conversation (for follow-ups) and each answer's record."""
+    return {"turns": [], "answers": {}, "busy": False, "pending": ""}
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
     docs = DocumentManager(pipeline, pipeline.config.ui.max_upload_bytes)
+    feedback = FeedbackLog(pipeline.config.ui.feedback_path)
     max_chars = pipeline.config.answer.max_question_chars
 
-    def respond(message: str, history: Messages) -> Iterator[tuple[Messages, str, str]]:
-        history = list(history or [])
-        message = message or ""
-        if not message.strip():
-            gr.Info("请输入一个问题，例如：全省脱贫攻坚推进会在哪里召开？")
-            yield history, message, gr.skip()
+    def start(message: str, chat: Messages, session: dict[str, Any]):
+        message = (message or "").strip()
+        if session["busy"]:
+            raise gr.Error("正在回答上一个问题，请等它结束（或点“停止”）再发送；你输入的内容已保留。",
+                           title="请稍候", print_exception=False)
+        if not message:
+            raise gr.Error("请输入一个问题，例如：全省脱贫攻坚推进会在哪里召开？", title="提示",
+                           print_exception=False)
+        session = {**session, "busy": True, "pending": message}
+        chat = [*chat, {"role": "user", "content": user_html(message)}]
+        return chat, "", session, gr.update(visible=False), gr.update(visible=True)
+
+    def stream(chat: Messages, session: dict[str, Any]) -> Iterator[tuple[Messages, dict[str, Any]]]:
+        message, aid = session["pending"], new_answer_id()
+        chat = [*chat, {"role": "assistant", "content": "…"}]
+        if len(message) > max_chars:
+            too_long = f"问题太长了（{len(message)} 字），请控制在 {max_chars} 字以内。"
+            chat[-1]["content"] = literal(too_long)
+            yield chat, session
             return
-        shown = message if len(message) <= 300 else message[:300] + "…"
-        history.append({"role": "user", "content": shown})
-        if len(message.strip()) > max_chars:
-            history.append({"role": "assistant", "content":
-                            f"问题太长了（{len(message.strip())} 字），请控制在 {max_chars} 字以内。"})
-            yield history, "", gr.skip()
-            return
-        history.append({"role": "assistant", "content": "…"})
-        prior = history[:-2]
         try:
-            for answer, text in pipeline.stream_answer(message, prior):
-                history[-1] = {"role": "assistant", "content": chat_text(text, answer)}
-                yield history, "", gr.skip()
+            answer = None
+            for answer, text in pipeline.stream_answer(message, session["turns"]):
+                chat[-1] = {"role": "assistant", "content": answer_html(text, answer, None, aid, done=False)}
+                yield chat, session
                 time.sleep(STREAM_DELAY_S)
-            yield history, "", sources_html(answer, pipeline.index)
+            assert answer is not None
+            chat[-1] = {"role": "assistant", "content": answer_html(answer.text, answer, pipeline.index, aid)}
+            turns = [*session["turns"], {"role": "user", "content": message},
+                     {"role": "assistant", "content": answer.text}]
+            answers = {**session["answers"], aid: answer_record(answer)}
+            session = {**session, "turns": turns, "answers": answers}
         except InvalidQuestionError as exc:
-            history[-1] = {"role": "assistant", "content": f"无法回答：{exc}"}
-            yield history, "", gr.skip()
+            chat[-1]["content"] = literal(f"无法回答：{exc}")
         except RagError as exc:
             log.exception("answering failed")
-            history[-1] = {"role": "assistant", "content": f"出错了：{exc}"}
-            yield history, "", gr.skip()
+            chat[-1]["content"] = literal(f"出错了：{exc}")
+        yield chat, session
+
+    def finish(session: dict[str, Any]):
+        return {**session, "busy": False, "pending": ""}, gr.update(visible=True), gr.update(visible=False)
+
+    def stopped(chat: Messages, session: dict[str, Any]):
+        if chat and chat[-1]["role"] == "assistant" and not _AID.search(chat[-1]["content"] or ""):
+            chat = [*chat[:-1], {"role": "assistant", "content": literal("（已停止）")}]
+        return (chat, *finish(session))
+
+    def retry(chat: Messages, session: dict[str, Any], data: gr.RetryData):
+        """重新回答: ask the last question again, replacing its answer."""
+        if session["busy"]:
+            raise gr.Error("正在回答，请稍候。", title="请稍候")
+        turns = session["turns"]
+        question = turns[-2]["content"] if len(turns) >= 2 else ""
+        if not question:
+            raise gr.Error("没有可以重新回答的问题。", title="提示")
+        keep = chat[: data.index + 1] if chat[data.index]["role"] == "user" else chat[: data.index]
+        session = {**session, "turns": turns[:-2], "busy": True, "pending": question}
+        return keep, session, gr.update(visible=False), gr.update(visible=True)
+
+    def like(chat: Messages, session: dict[str, Any], data: gr.LikeData) -> None:
+        m = _AID.search(str(chat[data.index]["content"]) if data.index is not None else "")
+        record = session["answers"].get(m.group(1)) if m else None
+        if record is None:
+            return
+        feedback.append(record, bool(data.liked))
+        gr.Info("谢谢，反馈已记录。", title="反馈", duration=2)
+
+    def ask(question: str) -> dict[str, Any]:
+        """One question, no history: the whole Answer (text, short, refused, citations, passages)."""
+        return pipeline.answer(question).to_dict()
 
     def table() -> list[list[object]]:
         try:
             return document_rows(pipeline.index)
         except RagError:
             return []
+
+    def refresh():
+        return table(), gr.update(choices=docs.uploaded(), value=None)
 
     def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()):  # noqa: B008
         if not files:
@@ -84,14 +144,16 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             result = docs.add(list(files), progress=lambda done, total: progress(
                 done / max(total, 1), desc=f"正在建立索引 {done}/{total}"))
         except RagError as exc:
-            return f"**索引重建失败**，原索引保持不变：{exc}", gr.skip(), gr.skip(), None
+            log.warning("upload failed: %s", exc)
+            return "**索引更新失败**，原索引保持不变。", gr.skip(), gr.skip(), None
         for name, reason in result.rejected:
-            lines.append(f"**未添加 {name}**：{reason}")
+            log.info("upload of %s refused: %s", name, reason)
+            lines.append(f"**未添加 {literal(name)}**：{zh_reason(name, reason)}")
         if result.added:
             r = result.report
-            lines.append(f"**已添加 {', '.join(result.added)}**；索引现有 {r.documents} 篇文档、"
+            lines.append(f"**已添加 {literal('、'.join(result.added))}**；索引现有 {r.documents} 篇文档、"
                          f"{r.chunks} 个片段（本次新嵌入 {len(r.added)} 篇，用时 {r.seconds:.1f} 秒）。")
-            lines.extend(f"注意：{note}" for note in r.notes)
+            lines.extend(f"注意：{literal(zh_note(note))}" for note in r.notes)
         elif not result.rejected:
             lines.append("没有可添加的文件。")
         return "\n\n".join(lines), table(), gr.update(choices=docs.uploaded(), value=None), None
@@ -102,27 +164,26 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         try:
             docs.remove(name, progress=lambda d, t: progress(d / max(t, 1)))
         except RagError as exc:
-            return f"**删除失败**：{exc}", gr.skip(), gr.skip()
-        return f"**已删除 {name}**，索引已更新。", table(), gr.update(choices=docs.uploaded(), value=None)
+            log.warning("removing %s failed: %s", name, exc)
+            return f"**删除失败**：{literal(name)} 不是已上传的文档，或索引无法更新。", gr.skip(), gr.skip()
+        done = f"**已删除 {literal(name)}**，索引已更新。"
+        return done, table(), gr.update(choices=docs.uploaded(), value=None)
 
     with gr.Blocks(title="rag-zh 中文文档问答") as app:
+        session = gr.State(new_session)
         gr.Markdown("## rag-zh · 中文文档问答\n"
                     "答案全部摘自文档原文，每句都标注来源；文档没有提到的内容会直接说明。")
         with gr.Tab("问答"):
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=320):
-                    chat = gr.Chatbot(label="对话", height=460, elem_id="chat",
-                                      sanitize_html=True, feedback_options=None)
-                    with gr.Row():
-                        box = gr.Textbox(placeholder="输入问题，按回车发送", show_label=False,
-                                         scale=5, elem_id="question", max_lines=4)
-                        send = gr.Button("发送", variant="primary", scale=1, elem_id="send",
-                                         min_width=80)
-                    gr.Examples(EXAMPLES, inputs=box, label="示例问题")
-                    clear = gr.Button("清空对话", size="sm")
-                with gr.Column(scale=2, min_width=300):
-                    gr.Markdown("### 来源")
-                    sources = gr.HTML(sources_html(None, None), elem_id="sources")
+            chat = gr.Chatbot(show_label=False, height=560, elem_id="chat", sanitize_html=True,
+                              buttons=[], feedback_options=("Like", "Dislike"))
+            with gr.Row():
+                box = gr.Textbox(placeholder="输入问题，按回车发送", show_label=False, scale=5,
+                                 elem_id="question", max_lines=4)
+                send = gr.Button("发送", variant="primary", scale=1, elem_id="send", min_width=80)
+                stop = gr.Button("停止", variant="stop", scale=1, elem_id="stop", min_width=80,
+                                 visible=False)
+            with gr.Row(elem_id="examples"):
+                chips = [gr.Button(q, size="sm", elem_classes=["example"]) for q in EXAMPLES]
         with gr.Tab("文档"):
             listing = gr.Dataframe(headers=["文档", "字符数", "片段数", "哈希"], value=table,
                                    interactive=False, elem_id="documents", wrap=True)
@@ -130,15 +191,27 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                             file_types=list(SUPPORTED), elem_id="upload")
             add = gr.Button("上传并更新索引", variant="primary", elem_id="add")
             with gr.Row():
-                choice = gr.Dropdown(choices=docs.uploaded(), label="已上传的文档", scale=3,
-                                     elem_id="uploaded")
+                choice = gr.Dropdown(choices=[], label="已上传的文档", scale=3, elem_id="uploaded")
                 delete = gr.Button("删除", variant="stop", scale=1, elem_id="delete")
             status = gr.Markdown(elem_id="doc-status")
 
-        send.click(respond, [box, chat], [chat, box, sources], api_name="ask")
-        box.submit(respond, [box, chat], [chat, box, sources], api_name=False)
-        clear.click(lambda: ([], "", sources_html(None, None)), None, [chat, box, sources],
-                    api_name=False)
+        def answer_after(first: Any) -> Any:
+            answering = first.success(stream, [chat, session], [chat, session], api_name=False)
+            answering.then(finish, [session], [session, send, stop], api_name=False)
+            return answering
+
+        outputs = [chat, box, session, send, stop]
+        streams = [answer_after(send.click(start, [box, chat, session], outputs, api_name=False)),
+                   answer_after(box.submit(start, [box, chat, session], outputs, api_name=False))]
+        streams += [answer_after(chip.click(start, [chip, chat, session], outputs, api_name=False))
+                    for chip in chips]
+        streams.append(answer_after(chat.retry(retry, [chat, session], [chat, session, send, stop],
+                                               api_name=False)))
+        stop.click(stopped, [chat, session], [chat, session, send, stop], cancels=streams, api_name=False)
+        chat.like(like, [chat, session], None, api_name=False)
+        chat.clear(new_session, None, [session], api_name=False)
+        gr.api(ask, api_name="ask")
+        app.load(refresh, None, [listing, choice], api_name=False)  # fresh on every page load
         add.click(upload, [files], [status, listing, choice, files], api_name="upload")
         delete.click(remove, [choice], [status, listing, choice], api_name="remove")
     return app
@@ -156,7 +229,7 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 7860,
         log.warning("login required on the page and the API (user %r; wrong tries are slowed down)",
                     ui.username)
     app.queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, share=False, auth=auth, css=CSS,
+        server_name=host, server_port=port, share=False, auth=auth, css=CSS, head=HEAD,
         theme=gr.themes.Soft(), show_error=False, prevent_thread_lock=prevent_thread_lock,
         max_file_size=config.ui.max_upload_bytes, footer_links=["api"],
     )

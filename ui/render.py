@@ -1,46 +1,94 @@
-"""Pure rendering: Answer -> chat markdown and the sources panel HTML. No Gradio here."""
+"""Pure rendering: Answer -> one chat message holding the answer and its own sources. No Gradio.
+
+Everything that comes from a document or a user goes through `literal`, so no
+markdown or HTML in it is ever interpreted and nothing is fetched; the only markup
+is ours: the short answer, citation chips, and the answer's source cards.
+
+    <div class="answer" id="a3f9c1">
+      <div class="short">菏泽</div>                      (when the reader gave a span)
+      <div class="body">全省……召开。<a class="cite" href="#a3f9c1-1" title="…">1</a></div>
+      <details class="sources" open><summary>来源 1</summary>
+        <div class="source" id="a3f9c1-1">…<mark>cited sentence, <b class="span">span</b></mark>…</div>
+      </details>
+      <a class="copy" href="#a3f9c1">复制</a><span class="copy-text">plain text with [1]</span>
+    </div>
+"""
 
 from __future__ import annotations
 
-import html
 import re
+import uuid
 from pathlib import Path
 
 from rag.index.store import IndexData
 from rag.types import MARKER, Answer, Citation
 
 CONTEXT_CHARS = 80  # characters of the passage shown on each side of a cited sentence
+# Characters markdown (or HTML) would read as syntax; as numeric entities they are only text.
+_SYNTAX = re.compile(r"[\\`*_{}\[\]()#+\-.!|~<>&\"'$]")
 
 
-def chat_text(text: str, answer: Answer) -> str:
-    """The (possibly partial) answer with each [n] as a link to its source card."""
+def literal(text: str) -> str:
+    """`text` exactly as written, safe inside a markdown-rendered chat message."""
+    return _SYNTAX.sub(lambda m: f"&#{ord(m.group(0))};", text)
+
+
+def new_answer_id() -> str:
+    return "a" + uuid.uuid4().hex[:8]
+
+
+def user_html(question: str) -> str:
+    shown = question if len(question) <= 300 else question[:300] + "…"
+    return f'<div class="question">{literal(shown)}</div>'
+
+
+def answer_html(text: str, answer: Answer, index: IndexData | None, aid: str, done: bool = True) -> str:
+    """The (possibly partial) answer; when `done`, with its sources and a copy link."""
     if answer.refused:
-        return f'<span class="refusal">{html.escape(text)}</span>'
-    known = {c.n for c in answer.citations}
+        return (f'<div class="answer refused" id="{aid}"><span class="refusal-label">未找到依据</span>'
+                f"{literal(text)}</div>")
+    by_n = {c.n: c for c in answer.citations}
 
-    def link(m: re.Match[str]) -> str:
-        n = int(m.group(1))
-        return f'<a class="cite" href="#cite-{n}">[{n}]</a>' if n in known else m.group(0)
+    def chip(n: int) -> str:
+        c = by_n.get(n)
+        if c is None:  # a marker without a citation stays text
+            return literal(f"[{n}]")
+        preview = literal(f"[{n}] {c.location + ' · ' if c.location else ''}{c.text}")  # also safe in ""
+        return f'<a class="cite" href="#{aid}-{n}" title="{preview}">{n}</a>'
 
-    if answer.short and text.startswith(answer.short):  # the reader's short answer, up front
-        rest = MARKER.sub(link, html.escape(text[len(answer.short):]))
-        return f'<strong class="short">{html.escape(answer.short)}</strong>{rest}'
-    return MARKER.sub(link, html.escape(text))
+    def body(part: str) -> str:
+        pieces = MARKER.split(part)  # text, n, text, n, …
+        return "".join(chip(int(p)) if i % 2 else literal(p) for i, p in enumerate(pieces))
+
+    short = ""
+    rest = text
+    if answer.short and text.startswith(answer.short):
+        short = f'<div class="short">{literal(answer.short)}</div>'
+        rest = text[len(answer.short):].lstrip("\n")
+    parts = [f'<div class="answer" id="{aid}">', short, f'<div class="body">{body(rest)}</div>']
+    if done and answer.citations:
+        cards = "".join(_card(c, index, aid) for c in answer.citations)
+        parts.append(f'<details class="sources" open><summary>来源 {len(answer.citations)}</summary>'
+                     f"{cards}</details>")
+    if done:
+        # the page's sanitizer drops data-* attributes: the text to copy rides in a hidden span
+        parts.append(f'<a class="copy" href="#{aid}">复制</a>'
+                     f'<span class="copy-text">{literal(copy_text(answer))}</span>')
+    parts.append("</div>")
+    return "".join(parts)
 
 
-def sources_html(answer: Answer | None, index: IndexData | None) -> str:
-    """One card per citation: document, position, and the passage with the sentence marked."""
-    if answer is None:
-        return '<div class="sources-empty">提问后，答案引用的原文会显示在这里。</div>'
-    if answer.refused:
-        return ('<div class="sources-refused">未找到依据：文档中没有能回答这个问题的内容，'
-                "因此没有引用来源。</div>")
-    cards = [_card(c, index) for c in answer.citations]
-    return '<div class="sources">' + "".join(cards) + "</div>"
+def copy_text(answer: Answer) -> str:
+    """The answer as plain text with [n], then its sources, as a person would paste it."""
+    lines = [answer.text]
+    for c in answer.citations:
+        where = f" {c.location}" if c.location else ""
+        lines.append(f"[{c.n}] {Path(c.source).name}{where}：{c.text}")
+    return "\n".join(lines)
 
 
-def _card(c: Citation, index: IndexData | None) -> str:
-    name = html.escape(Path(c.source).name)
+def _card(c: Citation, index: IndexData | None, aid: str) -> str:
+    name = literal(Path(c.source).name)
     before, after = "", ""
     chunk = _chunk(index, c.chunk_id)
     if chunk is not None and chunk.start <= c.start and c.end <= chunk.end:
@@ -49,25 +97,20 @@ def _card(c: Citation, index: IndexData | None) -> str:
         # enough context to read the sentence in place, not the whole chunk
         before = before if len(before) <= CONTEXT_CHARS else "…" + before[-CONTEXT_CHARS:]
         after = after if len(after) <= CONTEXT_CHARS else after[:CONTEXT_CHARS] + "…"
-    where = f"第{c.paragraph}段 · 第{c.sentence}句 · 字符 {c.start}–{c.end}"
+    where = f"第{c.paragraph}段 · 第{c.sentence}句"
     if c.location:  # page, slide, sheet and row, heading path or chapter in the original file
-        where = f"{html.escape(c.location)} · {where}"
-    return (
-        f'<details class="source" id="cite-{c.n}" open>'
-        f'<summary><span class="num">[{c.n}]</span> <b>{name}</b> '
-        f'<span class="where">{where}</span></summary>'
-        f'<div class="passage">{html.escape(before)}<mark>{_sentence(c)}</mark>'
-        f"{html.escape(after)}</div></details>"
-    )
+        where = f"{literal(c.location)} · {where}"
+    return (f'<div class="source" id="{aid}-{c.n}"><div class="head"><span class="num">{c.n}</span> '
+            f'<b>{name}</b> <span class="where">{where}</span></div>'
+            f'<div class="passage">{literal(before)}<mark>{_sentence(c)}</mark>{literal(after)}</div></div>')
 
 
 def _sentence(c: Citation) -> str:
     """The cited sentence, with the reader's span inside it in bold when there is one."""
     if c.span_start is None or c.span_end is None:
-        return html.escape(c.text)
+        return literal(c.text)
     a, b = c.span_start - c.start, c.span_end - c.start
-    return (html.escape(c.text[:a]) + f'<b class="span">{html.escape(c.text[a:b])}</b>'
-            + html.escape(c.text[b:]))
+    return literal(c.text[:a]) + f'<b class="span">{literal(c.text[a:b])}</b>' + literal(c.text[b:])
 
 
 def _chunk(index: IndexData | None, chunk_id: str):
@@ -88,17 +131,3 @@ def document_rows(index: IndexData | None) -> list[list[object]]:
         counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
     return [[Path(d.source).name, len(d.text), counts.get(d.id, 0), d.id[:8]]
             for d in index.documents.values()]
-
-
-CSS = """
-.sources details.source { border: 1px solid var(--border-color-primary); border-radius: 8px;
-  padding: 6px 10px; margin-bottom: 8px; }
-.sources details.source:target { outline: 2px solid var(--color-accent); }
-.sources .num { font-weight: 700; color: var(--color-accent); }
-.sources .where { color: var(--body-text-color-subdued); font-size: 0.85em; margin-left: 4px; }
-.sources .passage { line-height: 1.7; margin-top: 6px; word-break: break-all; white-space: pre-wrap; }
-.sources mark { background: #ffe58f; padding: 1px 2px; border-radius: 3px; }
-.sources-refused, .sources-empty { color: var(--body-text-color-subdued); padding: 8px; }
-a.cite { text-decoration: none; font-weight: 600; }
-.refusal { color: var(--body-text-color-subdued); font-style: italic; }
-"""

@@ -1,0 +1,42 @@
+"""Upload and build messages in Chinese; the English detail stays in the server log."""
+
+from __future__ import annotations
+
+import re
+
+# (pattern in the English reason, Chinese message); groups fill the {} in order.
+_REASONS: list[tuple[str, str]] = [
+    (r"unsupported file type (\S+?);",
+     "不支持的文件类型 {}（支持 .txt .md .html .pdf .docx .pptx .xlsx .epub）"),
+    (r"(\d+) bytes is over the (?:upload )?limit of (\d+)", "文件太大：{} 字节，上限 {} 字节"),
+    (r"old binary format.*save the file as (\.\w+)", "这是旧版二进制格式，请先另存为 {} 再上传"),
+    (r"encrypted with a password", "PDF 有密码保护，请先另存为没有密码的副本"),
+    (r"all (\d+) pages are scans", "全部 {} 页都是扫描图片，没有文字层（未启用 OCR），无法读取"),
+    (r"looks like a binary file", "看起来是二进制文件，不是文本"),
+    (r"could not decode", "无法识别文字编码（支持 UTF-8、GBK/GB18030、UTF-16）"),
+    (r"holds no (?:text|values)", "文件里没有文字"),
+    (r"not a readable|not a complete ZIP|unpacks to", "文件已损坏、不完整或扩展名与内容不符"),
+    (r"invalid file name", "文件名无效"),
+]
+_NOTES: list[tuple[str, str]] = [
+    (r"(\d+) of (\d+) pages have no text layer", "有 {} 页（共 {} 页）是扫描图片，没有文字层，已跳过"),
+]
+
+
+def zh_reason(name: str, reason: str) -> str:
+    """Why a file was not added, in Chinese, without repeating its name."""
+    return _translate(reason, _REASONS) or "无法读取这个文件"
+
+
+def zh_note(note: str) -> str:
+    name, _, rest = note.partition(": ")
+    text = _translate(rest, _NOTES)
+    return f"{name}：{text}" if text else note
+
+
+def _translate(reason: str, table: list[tuple[str, str]]) -> str:
+    for pattern, message in table:
+        m = re.search(pattern, reason, re.IGNORECASE | re.DOTALL)
+        if m:
+            return message.format(*m.groups())
+    return ""
