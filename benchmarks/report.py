@@ -168,7 +168,7 @@ def serve_memory() -> float:
 
         client = Client(url, verbose=False)
         for q in ("全省脱贫攻坚推进会在哪里召开？", "会议由谁主持？", "菏泽的GDP是多少？"):
-            client.predict(q, [], api_name="/ask")
+            client.predict(q, api_name="/ask")
         status = Path(f"/proc/{proc.pid}/status").read_text()
         return int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024
     finally:

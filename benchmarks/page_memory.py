@@ -1,0 +1,109 @@
+"""RSS of `rag serve` through a real page session: 50 questions and two uploads.
+
+    python benchmarks/page_memory.py [--questions 50]
+
+Drives the page in headless Chromium (as a user would: typed questions, example
+chips, a PDF and a Word upload), then reads VmRSS and VmHWM of the server from
+/proc. Writes benchmarks/reports/page_memory.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.office_files import make_docx, make_pdf  # noqa: E402
+
+QUESTIONS = ["全省脱贫攻坚推进会在哪里召开？", "会议由谁主持？", "刘家义强调了什么？", "他还强调了什么？",
+             "扶贫措施方面把什么作为主攻方向？", "菏泽的GDP是多少？", "哪些人参加了会议？",
+             "会议是什么时候召开的？", "千佛山景区今年接待游客多少人次？", "黄河滩区迁建工程由谁牵头负责？"]
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    get = lambda key: int(next(x for x in status if x.startswith(key)).split()[1]) / 1024  # noqa: E731
+    return get("VmRSS"), get("VmHWM")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--questions", type=int, default=50)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "corpus").mkdir()
+        shutil.copy(ROOT / "data" / "corpus" / "全省脱贫攻坚推进会在菏泽召开.txt", root / "corpus")
+        cfg = root / "rag.yaml"
+        cfg.write_text(f"index:\n  root: {root / 'index'}\n  corpus: {root / 'corpus'}\n"
+                       f"  uploads: {root / 'uploads'}\nembedding:\n  cache_dir: {ROOT / 'models'}\n"
+                       f"ui:\n  feedback_path: {root / 'feedback.jsonl'}\n", "utf-8")
+        pdf = make_pdf(root / "通报.pdf", [["第一页只有开场白。"], ["千佛山景区今年接待游客三百万人次。"]])
+        docx = make_docx(root / "方案.docx",
+                         [("h1", "实施方案"), ("p", "黄河滩区迁建工程由省发改委牵头负责。")])
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "--config", str(cfg), "serve", "--port",
+                                 str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            for _ in range(240):
+                try:
+                    urllib.request.urlopen(url, timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            started = rss_mb(proc.pid)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                            args=["--no-sandbox", "--disable-gpu"])
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                page.goto(url)
+                page.get_by_role("tab", name="文档").click()
+                for upload in (pdf, docx):
+                    page.set_input_files("#upload input[type=file]", str(upload))
+                    page.click("#add")
+                    page.wait_for_selector(f"#documents :text('{upload.name}')", timeout=120_000)
+                page.get_by_role("tab", name="问答").click()
+                t0 = time.perf_counter()
+                for i in range(args.questions):
+                    before = page.locator("#chat .answer").count()
+                    page.fill("#question textarea", QUESTIONS[i % len(QUESTIONS)])
+                    page.click("#send")
+                    page.wait_for_function(
+                        f"document.querySelectorAll('#chat .answer').length > {before} && "
+                        "[...document.querySelectorAll('#chat .answer')].pop()"
+                        ".querySelector('a.copy, .refusal-label')", timeout=60_000)
+                    page.wait_for_selector("#send", state="visible")
+                wall = time.perf_counter() - t0
+                browser.close()
+            now, peak = rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    lines = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `rag serve` with the default config",
+             "(answer.reader as configured), one Chromium page session.", "",
+             "| measure | MB |", "|---|---:|",
+             f"| RSS after start (index loaded) | {started[0]:.0f} |",
+             f"| RSS after 2 uploads (PDF, docx) and {args.questions} questions | {now:.0f} |",
+             f"| peak RSS (VmHWM) | {peak:.0f} |", "",
+             f"{args.questions} questions in {wall:.0f} s through the page."]
+    (ROOT / "benchmarks" / "reports" / "page_memory.md").write_text(
+        "# `rag serve` memory over a page session\n\n" + "\n".join(lines) + "\n", "utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
