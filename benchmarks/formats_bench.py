@@ -57,6 +57,7 @@ def main() -> None:
         pdf = make_pdf(folder / "report.pdf", lines_for(args.pages),
                        header="山东省扶贫开发领导小组办公室 简报", footer_numbers=True)
         made = time.perf_counter() - t0
+        size_mb = pdf.stat().st_size / 1e6
         parse = []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
@@ -79,7 +80,7 @@ def main() -> None:
         "",
         "| measure | value |",
         "|---|---:|",
-        f"| PDF pages | {args.pages} ({pdf.stat().st_size / 1e6:.2f} MB, written in {made:.1f} s) |",
+        f"| PDF pages | {args.pages} ({size_mb:.2f} MB, written in {made:.1f} s) |",
         f"| extracted characters | {len(doc.text):,} |",
         f"| parse + clean, median of {args.repeats} | {p50:.2f} s ({1000 * p50 / args.pages:.1f} ms/page) |",
         f"| running headers / page numbers left in text | {doc.text.count('简报')} / "

@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
     config = Config.load()
-    config = config.replace(answer={"reader": config.answer.reader or "reader-v1"})
+    config = config.replace(answer={"reader": config.answer.reader or "reader-v2"})
     embedder = Embedder(config.embedding)
     out = REPORTS / "reader"
     out.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,7 @@ def main() -> None:
     questions = [json.loads(line)["question"] for line in
                  (ROOT / "tests" / "data" / "article_qa.jsonl").read_text("utf-8").splitlines() if line]
     config = Config.load()
-    name = config.answer.reader or "reader-v1"
+    name = config.answer.reader or "reader-v2"
     hand = Pipeline(config.replace(answer={"reader": None}))
     variants: dict[str, Pipeline] = {"reader off (sentences)": hand}
     for dtype in ("float32", "bfloat16"):

@@ -49,7 +49,7 @@ RULES = {
 
 def main() -> None:
     config = Config.load()
-    config = config.replace(answer={"reader": config.answer.reader or "reader-v1"})
+    config = config.replace(answer={"reader": config.answer.reader or "reader-v2"})
     val = validation_corpus([str(f) for f in FILES], 0.08)
     embedder = Embedder(config.embedding)
     docs = {cid: Document.from_text(t, cid) for cid, t in val.contexts.items()}

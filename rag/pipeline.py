@@ -218,7 +218,8 @@ def _given_before(history: Sequence[Any] | None) -> set[str]:
     """Sentences quoted in earlier answers, without [n] markers or page markup."""
     given: set[str] = set()
     for text in previous_answers(history):
-        plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+        text = re.sub(r'<a class="cite"[^>]*>.*?</a>', "\n", text)  # the page's citation chips
+        plain = html.unescape(re.sub(r"<[^>]+>", "\n", text))  # each tag ends a line
         pieces = MARKER.split(plain)[::2]  # odd items are the captured marker numbers
         # a reader's answer puts its short answer on lines of its own above the sentences
         given.update(line.strip() for p in pieces for line in p.split("\n") if line.strip())

@@ -114,11 +114,12 @@ def test_config_from_file(tmp_path: Path) -> None:
 
 
 def test_follow_up_with_page_markup_in_history(pipeline: Pipeline) -> None:
-    from ui.render import chat_text
+    from ui.render import answer_html
 
     first = pipeline.answer("刘家义强调了什么？")
     history = [{"role": "user", "content": "刘家义强调了什么？"},
-               {"role": "assistant", "content": chat_text(first.text, first)}]
+               {"role": "assistant",
+                "content": answer_html(first.text, first, None, "a00000001", done=False)}]
     follow = pipeline.answer("他还强调了什么？", history=history)
     assert set(c.text for c in follow.citations).isdisjoint(c.text for c in first.citations)
 

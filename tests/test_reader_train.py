@@ -109,19 +109,19 @@ def test_rag_reader_train_rejects_a_file_that_is_not_squad(tmp_path: Path) -> No
 
 
 def test_init_from_a_reader_that_trained_fewer_layers(base_config: Config) -> None:
-    """reader-v1 (layers 8-11) seeds a run that trains 6-11: its layers land on top, 6-7 stay e5's."""
+    """reader-v2 (layers 6-11) seeds a run that trains 4-11: its layers land on top, 4-5 stay e5's."""
     from rag.errors import ReaderError
     from rag.reader.loading import init_from, load_base, new_net
     from rag.reader.weights import resolve_folder
 
     base, tokenizer = load_base(base_config.embedding)
-    folder = resolve_folder("reader-v1")
-    net = new_net(base, 6)
+    folder = resolve_folder("reader-v2")
+    net = new_net(base, 4)
     init_from(net, folder, tokenizer)
     shipped = load_file(str(folder / "model.safetensors"))
     assert torch.allclose(net.top[2].attention.self.query.weight,
                           shipped["top.0.attention.self.query.weight"].float())
-    assert torch.equal(net.top[0].output.dense.weight, base.encoder.layer[6].output.dense.weight)
+    assert torch.equal(net.top[0].output.dense.weight, base.encoder.layer[4].output.dense.weight)
     assert torch.allclose(net.head.weight, shipped["head.weight"].float())
-    with pytest.raises(ReaderError, match="--trained-from 8 or lower"):
-        init_from(new_net(base, 10), folder, tokenizer)
+    with pytest.raises(ReaderError, match="--trained-from 6 or lower"):
+        init_from(new_net(base, 8), folder, tokenizer)

@@ -24,8 +24,9 @@ from rag.index.store import IndexData
 from rag.types import MARKER, Answer, Citation
 
 CONTEXT_CHARS = 80  # characters of the passage shown on each side of a cited sentence
-# Characters markdown (or HTML) would read as syntax; as numeric entities they are only text.
-_SYNTAX = re.compile(r"[\\`*_{}\[\]()#+\-.!|~<>&\"'$]")
+# Characters markdown (or HTML) would read as syntax, as numeric entities they are only text:
+# also ":" and "@" (no autolinks) and line breaks (no paragraph split, which ends our HTML block).
+_SYNTAX = re.compile(r"[\\`*_{}\[\]()#+\-.!|~<>&\"'$:@\n\r]")
 
 
 def literal(text: str) -> str:

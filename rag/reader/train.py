@@ -35,7 +35,7 @@ from rag.reader.net import ReaderNet, best_spans, encode, precision, span_loss, 
 @dataclass(frozen=True)
 class TrainSettings:
     files: tuple[str, ...]
-    trained_from: int = 8  # layers below this stay e5-small's own
+    trained_from: int = 6  # layers below this stay e5-small's own (as in reader-v2)
     max_chars: int = 160  # window size, as at answer time
     cross_negatives: float = 0.5
     validation_share: float = 0.08

@@ -1,6 +1,6 @@
 """The reader's shipped weights: a versioned folder inside the package.
 
-    rag/weights/reader-v1/
+    rag/weights/reader-v2/
         model.safetensors   the top layers (float16) and the span head; metadata
                             carries the format header
         reader.json         format + version, base model, how many layers are
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 FORMAT = "rag-zh-reader"
 VERSION = 1
 WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"
-DEFAULT_READER = "reader-v1"
+DEFAULT_READER = "reader-v2"
 PROBE_TEXT = "query: 全省脱贫攻坚推进会在哪里召开？ passage: 会议在菏泽召开，省委书记出席并讲话。"
 PROBE_MIN_COSINE = 0.99
 FIX = ("retrain it with `rag reader train`, or switch the reader off with answer.reader: null "
@@ -76,7 +76,7 @@ class ReaderMeta:
 
 
 def resolve_folder(name_or_path: str) -> Path:
-    """A bare name ("reader-v1") is a folder under rag/weights/; anything else is a path."""
+    """A bare name ("reader-v2") is a folder under rag/weights/; anything else is a path."""
     p = Path(name_or_path).expanduser()
     if "/" in name_or_path or p.is_absolute():
         return p
