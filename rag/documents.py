@@ -98,6 +98,11 @@ def load_document(path: Path, *, source: str | None = None, max_bytes: int = 50_
 def load_file(path: Path, *, source: str | None = None,
               max_bytes: int = 50_000_000) -> tuple[Document, list[str]]:
     """The file as a Document, and notes for the user (pages skipped as scans, …)."""
+    return parse_file(read_file_bytes(path, max_bytes), path, source=source)
+
+
+def read_file_bytes(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a file of a supported type within the size limit, or DocumentError."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED and suffix not in OLD_FORMATS:
         raise DocumentError(
@@ -106,8 +111,14 @@ def load_file(path: Path, *, source: str | None = None,
     size = path.stat().st_size
     if size > max_bytes:
         raise DocumentError(f"{path.name}: {size} bytes is over the limit of {max_bytes} bytes")
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
+    return path.read_bytes()
+
+
+def parse_file(data: bytes, path: Path, *, source: str | None = None,
+               digest: str | None = None) -> tuple[Document, list[str]]:
+    """`data`, the bytes of `path` (its name says the format), as a Document and notes."""
+    suffix = path.suffix.lower()
+    digest = digest or hashlib.sha256(data).hexdigest()
     if suffix in TEXT_FORMATS:
         text = decode_bytes(data, path.name)
         if suffix in (".html", ".htm"):

@@ -98,15 +98,14 @@ class Pipeline:
         self._simplified = is_simplified(d.text for d in data.documents.values())
         self._state = (data, HybridRetriever(self.config.retrieval, data))
 
-    def _prepare(self, question: object, k: int | None) -> tuple[str, int]:
-        """The question as the index reads it (checked; in Simplified for a Simplified index), and k."""
+    def _prepare(self, question: object, k: int | None) -> tuple[str, str, int]:
+        """The question as asked (checked), as the index reads it (in Simplified for a Simplified
+        index), and k."""
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100):
             raise InvalidQuestionError(f"k must be an integer from 1 to 100, got {k!r}")
-        question = check_question(question, self.config.answer.max_question_chars)
+        asked = check_question(question, self.config.answer.max_question_chars)
         self._current()
-        if self._simplified:
-            question = to_simplified(question)
-        return question, k or self.config.retrieval.top_k
+        return asked, to_simplified(asked) if self._simplified else asked, k or self.config.retrieval.top_k
 
     def reload(self) -> None:
         """Pick up an index rebuilt elsewhere; answers keep using the old one until then."""
@@ -140,7 +139,7 @@ class Pipeline:
     def retrieve(self, question: str, k: int | None = None,
                  history: Sequence[Any] | None = None) -> Ranked:
         """Just the retrieval step: dense, lexical and fused rankings."""
-        question, k = self._prepare(question, k)
+        _, question, k = self._prepare(question, k)
         _, retriever = self._current()
         query = resolve_followup(question, history)
         vector = self.embedder.embed([query.search_text], "query")[0]
@@ -150,8 +149,7 @@ class Pipeline:
                 k: int | None) -> tuple[Query, IndexData, Ranked, Answer]:
         """Retrieve, and answer extractively; that answer also decides refusal."""
         t0 = time.perf_counter()
-        asked = check_question(question, self.config.answer.max_question_chars)
-        question, k = self._prepare(question, k)
+        asked, question, k = self._prepare(question, k)
         index, retriever = self._current()
         query = resolve_followup(question, history)
         if query.is_followup and isinstance(self.generator, ChatGenerator):

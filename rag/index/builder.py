@@ -103,7 +103,8 @@ class IndexBuilder:
         (and listed in the report's `removed`).
         """
         report = BuildReport()
-        old = self._old_documents(report)
+        current = self._current_index()
+        old = self._old_documents(current, report)
         read = read_files(paths, old, self.config.index.max_file_bytes)
         documents, report.skipped, report.notes = read.documents, read.skipped, report.notes + read.notes
         if not sync:  # keep what was indexed before, unless a file of the same source (an update)
@@ -112,11 +113,12 @@ class IndexBuilder:
             kept = [d for d in old if d.source not in sources and d.id not in ids]
             report.kept = [d.source for d in kept]
             documents = documents + kept
-        return self.build_documents(documents, progress=progress, report=report)
+        return self._build(documents, report, progress, current)
 
     def remove(self, doc_ids: Collection[str], progress: Progress | None = None) -> BuildReport:
         """Rebuild without the documents `doc_ids` (their vectors are not recomputed)."""
-        old = self._old_documents()
+        current = self._current_index()
+        old = self._old_documents(current)
         missing = set(doc_ids) - {d.id for d in old}
         if missing:
             raise DocumentError(f"not in the index: {', '.join(sorted(missing))}")
@@ -124,26 +126,39 @@ class IndexBuilder:
         if not keep:
             raise EmptyCorpusError("removing these would leave the index empty; "
                                    "use `rag index remove --all` to delete the whole index")
-        return self.build_documents(keep, progress=progress)
+        return self._build(keep, BuildReport(), progress, current)
 
-    def _old_documents(self, report: BuildReport | None = None) -> list[Document]:
-        """The documents of the current index; from a damaged or outdated one, what can be
-        recovered (rag.index.repair), which is then re-embedded."""
+    def _current_index(self) -> IndexData | RagError | None:
+        """The index on disk, read once per build: None if there is none, the error if it is damaged."""
         if not self.link.exists():
-            return []
-        try:  # documents do not depend on settings: any readable index will do
-            return list(load_index(self.link).documents.values())
+            return None
+        try:  # no settings check: documents do not depend on settings, and _previous checks vectors
+            return load_index(self.link)
         except RagError as exc:
-            docs, done = recover_documents(
-                self.link, lambda source: reload_source(source, self.config.index.max_file_bytes))
-            log.warning("the index cannot be reused (%s); %s", exc, done)
-            if report is not None:
-                report.notes.append(f"the index could not be reused ({exc}); {done}")
-            return docs
+            return exc
+
+    def _old_documents(self, current: IndexData | RagError | None,
+                       report: BuildReport | None = None) -> list[Document]:
+        """The documents of the current index; from a damaged one, what can be recovered
+        (rag.index.repair), which is then re-embedded."""
+        if current is None:
+            return []
+        if isinstance(current, IndexData):
+            return list(current.documents.values())
+        docs, done = recover_documents(
+            self.link, lambda source: reload_source(source, self.config.index.max_file_bytes))
+        log.warning("the index cannot be reused (%s); %s", current, done)
+        if report is not None:
+            report.notes.append(f"the index could not be reused ({current}); {done}")
+        return docs
 
     def build_documents(self, documents: Sequence[Document], *, progress: Progress | None = None,
                         report: BuildReport | None = None) -> BuildReport:
-        report = report or BuildReport()
+        """Index exactly `documents`, reusing the vectors of those already indexed."""
+        return self._build(documents, report or BuildReport(), progress, self._current_index())
+
+    def _build(self, documents: Sequence[Document], report: BuildReport, progress: Progress | None,
+               current: IndexData | RagError | None) -> BuildReport:
         started = time.perf_counter()
         unique: dict[str, Document] = {}
         for doc in documents:
@@ -159,7 +174,7 @@ class IndexBuilder:
             )
         with build_lock(self.link):
             sweep(self.link)
-            data = self._assemble(list(unique.values()), report, progress)
+            data = self._assemble(list(unique.values()), report, progress, current)
             self.link.parent.mkdir(parents=True, exist_ok=True)
             folder = Path(tempfile.mkdtemp(prefix=f".{self.link.name}.v{int(time.time())}-",
                                            dir=self.link.parent))
@@ -177,25 +192,25 @@ class IndexBuilder:
         return report
 
     # -- steps ----------------------------------------------------------------
-    def _previous(self, expected: dict) -> IndexData | None:
+    @staticmethod
+    def _previous(current: IndexData | RagError | None, expected: dict) -> IndexData | None:
         """The current index, if its chunks and vectors can be reused under `expected`."""
-        if not self.link.exists():
+        if isinstance(current, RagError):  # damaged: everything is embedded again
+            log.warning("not reusing the existing index: %s", current)
+        if not isinstance(current, IndexData):
             return None
-        try:
-            old = load_index(self.link)
-        except RagError as exc:  # damaged: everything is embedded again
-            log.warning("not reusing the existing index: %s", exc)
-            return None
+        old = current
         changed = differences(old.manifest, expected)
         if any(REEMBED[key] for key, _, _ in changed):
             log.warning("re-embedding every document: %s changed", ", ".join(k for k, _, _ in changed))
             return None
         return old
 
-    def _assemble(self, docs: list[Document], report: BuildReport, progress: Progress | None) -> IndexData:
+    def _assemble(self, docs: list[Document], report: BuildReport, progress: Progress | None,
+                  current: IndexData | RagError | None) -> IndexData:
         dim = self._dim or int(getattr(self.embedder, "dim"))
         expected = self.expected_manifest(dim)
-        old = self._previous(expected)
+        old = self._previous(current, expected)
         resume = ResumeCache(self.link, expected)
         prepared: list[_Prepared] = []
         todo: list[_Prepared] = []

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from rag.documents import iter_files, load_file
+from rag.documents import iter_files, load_file, parse_file, read_file_bytes
 from rag.errors import DocumentError
 from rag.types import Document
 
@@ -33,11 +33,13 @@ def read_files(paths: Sequence[Path], known: Sequence[Document], max_bytes: int)
     for file in iter_files(Path(p) for p in paths):
         source = display_path(file)
         try:
-            doc = by_bytes.get(file_hash(file, max_bytes))
+            data = read_file_bytes(file, max_bytes)  # read once: hashed, then parsed if new
+            digest = hashlib.sha256(data).hexdigest()
+            doc = by_bytes.get(digest)
             if doc is not None:
                 out.documents.append(dataclasses.replace(doc, source=source))
                 continue
-            doc, notes = load_file(file, source=source, max_bytes=max_bytes)
+            doc, notes = parse_file(data, file, source=source, digest=digest)
             out.documents.append(doc)
             out.notes.extend(notes)
         except (DocumentError, OSError) as exc:
@@ -52,13 +54,6 @@ def reload_source(source: str, max_bytes: int) -> Document | None:
         return load_file(Path(source), source=source, max_bytes=max_bytes)[0]
     except (DocumentError, OSError):
         return None
-
-
-def file_hash(path: Path, max_bytes: int) -> str:
-    """SHA-256 of a file's bytes ("" for one over the size limit, which load_file refuses)."""
-    if path.stat().st_size > max_bytes:
-        return ""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def display_path(path: Path) -> str:

@@ -13,7 +13,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from rag.types import Document, Location, content_hash
+from rag.index.store import read_documents
+from rag.types import Document, content_hash
 
 
 def recover_documents(folder: Path, reload: Callable[[str], Document | None]) -> tuple[list[Document], str]:
@@ -35,10 +36,7 @@ def recover_documents(folder: Path, reload: Callable[[str], Document | None]) ->
 def _from_jsonl(path: Path) -> list[Document]:
     """Every intact document of a documents.jsonl: [] if any line is damaged (all or nothing)."""
     try:
-        rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
-        docs = [Document(r["id"], r["source"], r["text"],
-                         tuple(Location(*loc) for loc in r.get("locations", ())), r.get("file_sha256", ""))
-                for r in rows]
+        docs = read_documents(path)
     except (OSError, ValueError, KeyError, TypeError):
         return []
     if any(d.id != content_hash(d.text) for d in docs):

@@ -144,6 +144,12 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def read_documents(path: Path) -> list[Document]:
+    """The documents of a documents.jsonl (raises OSError, ValueError, KeyError or TypeError)."""
+    return [Document(d["id"], d["source"], d["text"], tuple(Location(*loc) for loc in d.get("locations", ())),
+                     d.get("file_sha256", "")) for d in _jsonl(path)]
+
+
 def load_index(folder: Path, expected: dict[str, Any] | None = None) -> IndexData:
     """Load and validate; any damage raises IndexCorruptError naming the file."""
     import faiss
@@ -155,9 +161,7 @@ def load_index(folder: Path, expected: dict[str, Any] | None = None) -> IndexDat
     current = folder / "manifest.json"
     try:
         current = folder / "documents.jsonl"
-        documents = {d["id"]: Document(d["id"], d["source"], d["text"],
-                                       tuple(Location(*loc) for loc in d.get("locations", ())),
-                                       d.get("file_sha256", "")) for d in _jsonl(current)}
+        documents = {d.id: d for d in read_documents(current)}
         current = folder / "sentences.jsonl"
         sentences = []
         for s in _jsonl(current):
