@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,16 @@ def cmrc_path() -> Path:
 def cmrc_path_optional() -> Path | None:
     path = EVAL_DIR / "cmrc2018_trial.json"
     return path if path.is_file() else None
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    """A config file (for the CLI) whose index and corpus (the article) live in tmp_path."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ARTICLE, corpus / ARTICLE.name)
+    path = tmp_path / "rag.yaml"
+    path.write_text(
+        f"index:\n  root: {tmp_path / 'index'}\n  corpus: {corpus}\n"
+        f"embedding:\n  cache_dir: {ROOT / 'models'}\n", encoding="utf-8")
+    return path

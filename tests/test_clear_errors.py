@@ -16,18 +16,7 @@ from rag.evaluation.datasets import load_dataset
 from rag.pipeline import Pipeline
 from rag.question.checks import check_question
 
-from .conftest import ARTICLE, ROOT
-
-
-@pytest.fixture
-def cfg(tmp_path: Path) -> Path:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(ARTICLE, corpus / ARTICLE.name)
-    path = tmp_path / "rag.yaml"
-    path.write_text(f"index:\n  root: {tmp_path / 'index'}\n  corpus: {corpus}\n"
-                    f"embedding:\n  cache_dir: {ROOT / 'models'}\n", encoding="utf-8")
-    return path
+from .conftest import ARTICLE
 
 
 @pytest.mark.parametrize("env, message", [

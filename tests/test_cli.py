@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -9,20 +8,7 @@ from click.testing import CliRunner
 
 from rag.cli import main
 
-from .conftest import ARTICLE, ROOT
-
-
-@pytest.fixture
-def cfg(tmp_path: Path) -> Path:
-    """A config whose index and corpus live in tmp_path."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(ARTICLE, corpus / ARTICLE.name)
-    path = tmp_path / "rag.yaml"
-    path.write_text(
-        f"index:\n  root: {tmp_path / 'index'}\n  corpus: {corpus}\n"
-        f"embedding:\n  cache_dir: {ROOT / 'models'}\n", encoding="utf-8")
-    return path
+from .conftest import ROOT
 
 
 def run(*args: str):
