@@ -5,9 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import socket
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,3 +66,25 @@ def write_report(name: str, text: str) -> Path:
     print(text)
     print(f"\nwritten to {path}")
     return path
+
+
+@contextmanager
+def serving(*options: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`rag [OPTIONS] serve` on a free port, waited for until it answers; stopped on exit."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", *options, "serve", "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield proc, url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _common import serving  # noqa: E402
 
 from tests.office_files import make_docx, make_pdf  # noqa: E402
 
@@ -52,19 +51,7 @@ def main() -> None:
         pdf = make_pdf(root / "通报.pdf", [["第一页只有开场白。"], ["千佛山景区今年接待游客三百万人次。"]])
         docx = make_docx(root / "方案.docx",
                          [("h1", "实施方案"), ("p", "黄河滩区迁建工程由省发改委牵头负责。")])
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "--config", str(cfg), "serve", "--port",
-                                 str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            for _ in range(240):
-                try:
-                    urllib.request.urlopen(url, timeout=2)
-                    break
-                except OSError:
-                    time.sleep(0.5)
+        with serving("--config", str(cfg)) as (proc, url):
             started = rss_mb(proc.pid)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
@@ -90,9 +77,6 @@ def main() -> None:
                 wall = time.perf_counter() - t0
                 browser.close()
             now, peak = rss_mb(proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     lines = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `rag serve` with the default config",
              "(answer.reader as configured), one Chromium page session.", "",
              "| measure | MB |", "|---|---:|",

@@ -12,19 +12,16 @@ import argparse
 import dataclasses
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import EVAL, REPORTS, ROOT, build_texts, machine  # noqa: E402
+from _common import EVAL, REPORTS, ROOT, build_texts, machine, serving  # noqa: E402
 from retrieval import fixed_windows  # noqa: E402
 
 from rag.chunking import Chunker  # noqa: E402
@@ -151,19 +148,7 @@ def latency(config: Config, embedder: Embedder) -> dict[str, dict[str, float]]:
 
 def serve_memory() -> float:
     """Peak RSS (MB) of `rag serve` after it has answered a few questions."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with serving() as (proc, url):
         from gradio_client import Client
 
         client = Client(url, verbose=False)
@@ -171,9 +156,6 @@ def serve_memory() -> float:
             client.predict(q, api_name="/ask")
         status = Path(f"/proc/{proc.pid}/status").read_text()
         return int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def plot(q: dict, tp: dict, lat: dict, path: Path) -> None:
