@@ -49,6 +49,26 @@ def build_texts(chunking, contexts: int = 80) -> list[str]:
     return texts
 
 
+def peak_gflops(dtype: str = "float32", n: int = 2048, repeat: int = 5) -> float:
+    """Median GFLOP/s of an n×n torch matmul in `dtype`: the machine's practical ceiling."""
+    import torch
+
+    kind = getattr(torch, dtype)
+    a, b = torch.randn(n, n).to(kind), torch.randn(n, n).to(kind)
+    torch.mm(a, b)
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        torch.mm(a, b)
+        runs.append(time.perf_counter() - t)
+    return 2 * n**3 / statistics.median(runs) / 1e9
+
+
+def flops_per_token(h: int = 384, layers: int = 12, ff: int = 1536, seq: float = 128.0) -> float:
+    """Matmul FLOPs of one BERT-style token: projections, FFN, and attention at length `seq`."""
+    return layers * (2 * (4 * h * h + 2 * h * ff) + 4 * seq * h)
+
+
 def timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, list[float]]:
     """Median wall seconds over `repeat` runs, and all runs."""
     runs = []

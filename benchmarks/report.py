@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import EVAL, REPORTS, ROOT, build_texts, machine, serving  # noqa: E402
+from _common import EVAL, REPORTS, ROOT, build_texts, flops_per_token, machine, peak_gflops, serving  # noqa: E402
 from retrieval import fixed_windows  # noqa: E402
 
 from rag.chunking import Chunker  # noqa: E402
@@ -66,22 +66,6 @@ def quality(name: str, embedder: Embedder, config: Config) -> dict[str, dict[str
     }
     return {k: {"recall@1": recall_at(v, 1), "recall@5": recall_at(v, 5), "recall@10": recall_at(v, 10)}
             for k, v in results.items()}
-
-
-def peak_gflops(n: int = 2048, repeat: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    runs = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        torch.mm(a, b)
-        runs.append(time.perf_counter() - t)
-    return 2 * n**3 / statistics.median(runs) / 1e9
-
-
-def flops_per_token(h: int = 384, layers: int = 12, ff: int = 1536, seq: float = 128.0) -> float:
-    """Matmul FLOPs of one BERT-style token: projections, FFN, and attention at length `seq`."""
-    return layers * (2 * (4 * h * h + 2 * h * ff) + 4 * seq * h)
 
 
 def throughput(embedder: Embedder, config: Config) -> dict[str, float]:

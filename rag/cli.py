@@ -201,23 +201,6 @@ def match_documents(docs: list[Document], names: Sequence[str]) -> list[Document
 
 
 @main.command()
-@click.pass_context
-@friendly
-def models(ctx: click.Context) -> None:
-    """Show each configured model, how it resolved, and its folder."""
-    from rag.models.resolve import resolve_model
-
-    config = _config(ctx)
-    e = config.embedding
-    resolved = resolve_model(e.model, e.cache_dir, query_prompt=e.query_prompt,
-                             passage_prompt=e.passage_prompt)
-    click.echo(f"embedding  {resolved.model_id}\n  resolved: {resolved.how}\n  path: {resolved.path}")
-    reranker = config.retrieval.reranker
-    click.echo(f"reranker   {reranker or '(off)'}")
-    click.echo(reader_line(config.answer.reader))
-
-
-@main.command()
 @click.option("--host", default=None, help="Address to bind (default from config: 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default from config: 7860).")
 @click.option("--allow-remote", is_flag=True, help="Required to bind an address other than loopback.")
@@ -277,8 +260,10 @@ def eval_command(ctx: click.Context, dataset: Path, as_json: bool, limit: int | 
         click.echo(f"  {mode:<10} " + "  ".join(f"{k}={v}" for k, v in values.items()))
 
 
-from rag.cli_reader import reader, reader_line  # noqa: E402  (the `rag reader` group)
+from rag.cli_models import models  # noqa: E402  (`rag models`)
+from rag.cli_reader import reader  # noqa: E402  (the `rag reader` group)
 
+main.add_command(models)
 main.add_command(reader)
 
 if __name__ == "__main__":  # pragma: no cover

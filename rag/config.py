@@ -31,8 +31,8 @@ class EmbeddingConfig:
     model: str = "intfloat/multilingual-e5-small"
     cache_dir: str = "models"
     device: Literal["cpu", "cuda", "auto"] = "cpu"
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    batch_size: int = 32
+    dtype: Literal["auto", "float32", "bfloat16", "bfloat16-weights"] = "auto"  # auto: measured
+    batch_size: int | None = None  # None: the size measured fastest on this machine
     max_seq_length: int = 512
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
@@ -112,6 +112,7 @@ class UIConfig:
     password: str | None = None
     max_upload_bytes: int = 20_000_000
     feedback_path: str = "data/feedback.jsonl"  # 👍/👎 on the page, one JSON line per click
+    stream_delay_ms: int = 20  # pause between streamed updates, so the answer visibly grows
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,18 @@
-"""Sentence-transformers embeddings with the e5 query/passage prompts."""
+"""e5 embeddings with the query/passage prompts: sentence-transformers loads, we run.
+
+On the CPU, texts go through `TorchEncoder` (rag/runtime/encoder.py), which computes
+exactly what sentence-transformers would, without its per-call overhead. How it runs
+(float32 or bfloat16 autocast, and the batch size for passages) is whatever was
+measured fastest on this machine (rag/runtime), unless `embedding.dtype` and
+`embedding.batch_size` say otherwise. Elsewhere (a GPU, or a model that is not
+mean-pooled) sentence-transformers' own `encode` runs it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
@@ -11,12 +20,14 @@ import numpy as np
 from rag.config import EmbeddingConfig
 from rag.errors import ConfigError
 from rag.models.resolve import ResolvedModel, force_offline, resolve_device, resolve_model
+from rag.runtime import Candidate, Measured, Planner, fastest, workload
+from rag.runtime.encoder import PATHS, TorchEncoder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 Kind = Literal["query", "passage"]
-DTYPES = ("auto", "float32", "bfloat16")
+DTYPES = ("auto", *PATHS)
 
 
 class TextEmbedder(Protocol):
@@ -31,7 +42,7 @@ class Embedder:
     """Resolves and loads the model lazily, on the first call to `embed`."""
 
     def __init__(self, config: EmbeddingConfig) -> None:
-        if config.batch_size < 1:
+        if config.batch_size is not None and config.batch_size < 1:
             raise ConfigError(f"embedding.batch_size must be >= 1, got {config.batch_size}")
         if config.dtype not in DTYPES:
             raise ConfigError(f"embedding.dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}")
@@ -39,7 +50,9 @@ class Embedder:
         self.model_id = config.model
         self._model: SentenceTransformer | None = None
         self._resolved: ResolvedModel | None = None
-        self.dtype: str | None = None  # passages' compute dtype, settled when the model loads
+        self.dtype: str | None = None  # passages' compute dtype, settled at the first passage batch
+        self._encoder: TorchEncoder | None = None
+        self.planner = Planner(config.cache_dir, Path(config.model).name)
 
     @property
     def resolved(self) -> ResolvedModel:
@@ -68,7 +81,6 @@ class Embedder:
                 prompts={"query": self.config.query_prompt, "passage": self.config.passage_prompt},
             )
             self._model.max_seq_length = min(self.config.max_seq_length, 512)
-            self.dtype = resolve_dtype(self.config.dtype, device)
         return self._model
 
     @property
@@ -83,32 +95,81 @@ class Embedder:
             raise ValueError(f"kind must be 'query' or 'passage', got {kind!r}")
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._precision(kind):
-            vectors = self.model.encode(
-                list(texts),
-                prompt_name=kind,
-                batch_size=self.config.batch_size,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+        prompt = self.config.query_prompt if kind == "query" else self.config.passage_prompt
+        if self.encoder is None:  # not a mean-pooled model on the CPU: sentence-transformers runs it
+            return self._library_embed(texts, kind)
+        dtype, batch_size = self.plan(kind)
+        return self.encoder.encode([prompt + t for t in texts], dtype, batch_size)
+
+    @property
+    def encoder(self) -> TorchEncoder | None:
+        """The direct forward pass, where it reproduces the model exactly (CPU, mean pooling)."""
+        if self._encoder is None and self.model.device.type == "cpu" and _mean_pooled(self.model):
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(Path(self.resolved.path) / "tokenizer.json"))
+            module = self.model[0]
+            self._encoder = TorchEncoder(getattr(module, "auto_model", None) or module.model, tokenizer,
+                                         self.model.max_seq_length, self.model.tokenizer.pad_token_id)
+        return self._encoder
+
+    def plan(self, kind: Kind) -> tuple[str, int]:
+        """(dtype, batch size) for `kind`: the configured ones, else those measured on this machine."""
+        c = self.config
+        if kind == "query":
+            dtype = c.dtype if c.dtype != "auto" else self._choose("query").best
+            return dtype, c.batch_size or 16
+        if c.dtype != "auto" and c.batch_size:
+            self.dtype = c.dtype
+            return c.dtype, c.batch_size
+        dtype, _, batch = self._choose("passages").best.partition("/")
+        self.dtype = c.dtype if c.dtype != "auto" else dtype
+        return self.dtype, c.batch_size or int(batch)
+
+    def _choose(self, shape: str) -> Measured:
+        measure = self._measure_query if shape == "query" else self._measure_passages
+        return self.planner.choose(shape, measure)
+
+    def _measure_passages(self) -> Measured:
+        """Each path at batch 16 first, then batch 8 and 32 for every path within 10% of the best."""
+        enc = self.encoder
+        assert enc is not None
+        texts = [self.config.passage_prompt + t for t in workload.passages()]
+        reference = enc.encode(texts, "float32", 16)
+
+        def candidate(dtype: str, batch: int) -> Candidate:
+            return Candidate(f"{dtype}/{batch}", lambda: enc.encode(texts, dtype, batch))
+
+        first = fastest([candidate(d, 16) for d in PATHS], reference, repeat=1)
+        close = [n.split("/")[0] for n, ms in first.median_ms.items()
+                 if ms <= 1.1 * first.median_ms[first.best]]
+        second = fastest([candidate(d, b) for d in close for b in (8, 32)], reference, repeat=1)
+        times = {**first.median_ms, **second.median_ms}
+        return Measured(min(times, key=times.__getitem__), times, {**first.cosine, **second.cosine},
+                        {**first.dropped, **second.dropped})
+
+    def _measure_query(self) -> Measured:
+        enc = self.encoder
+        assert enc is not None
+        query = [self.config.query_prompt + workload.QUERY]
+        reference = enc.encode(query, "float32", 1)
+        return fastest([Candidate(d, lambda d=d: enc.encode(query, d, 1)) for d in PATHS],
+                       reference, repeat=15)
+
+    def _library_embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        """sentence-transformers' own encode (GPU, or a model this module does not reproduce)."""
+        device = self.model.device.type
+        dtype = resolve_dtype(self.config.dtype, device)
+        import torch
+
+        bf16 = dtype == "bfloat16" and kind == "passage"  # one short query is faster in float32
+        with torch.autocast(device, dtype=torch.bfloat16) if bf16 else nullcontext():
+            vectors = self.model.encode(list(texts), prompt_name=kind, convert_to_numpy=True,
+                                        batch_size=self.config.batch_size or 32, show_progress_bar=False)
         # Normalize in float32: a bfloat16 model's own normalization leaves norms ~1e-3 off.
         vectors = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
-
-    def _precision(self, kind: Kind) -> AbstractContextManager[object]:
-        """bfloat16 autocast for passages; queries stay float32.
-
-        Autocast keeps the float32 weights (no second copy in memory) and casts per
-        operation: it pays off on batched passages, not on one short query, where the
-        per-call weight casts would cost more than the matmuls save.
-        """
-        device = self.model.device.type  # loading the model settles self.dtype
-        if self.dtype != "bfloat16" or kind != "passage":
-            return nullcontext()
-        import torch
-
-        return torch.autocast(device, dtype=torch.bfloat16)
 
     def count_tokens(self, texts: Sequence[str], kind: Kind = "passage") -> int:
         """Tokens fed to the model (prompt and specials included, truncation applied)."""
@@ -117,17 +178,30 @@ class Embedder:
         return sum(min(len(ids), self.model.max_seq_length) for ids in enc)
 
 
-def resolve_dtype(dtype: str, device: str) -> str:
-    """The dtype to run in: "auto" picks bfloat16 only where the hardware computes it natively.
+def _mean_pooled(model: SentenceTransformer) -> bool:
+    """True for [Transformer, mean Pooling (prompt included), Normalize?]: what TorchEncoder computes."""
+    modules = list(model)
+    if not 2 <= len(modules) <= 3 or (len(modules) == 3 and type(modules[2]).__name__ != "Normalize"):
+        return False
+    pooling = modules[1]
+    mode = getattr(pooling, "pooling_mode", None)  # sentence-transformers >= 5: a name
+    if not isinstance(mode, str):  # older releases: one flag per mode
+        flags = [m for m in ("mean_tokens", "cls_token", "max_tokens", "lasttoken")
+                 if getattr(pooling, f"pooling_mode_{m}", False)]
+        mode = "mean" if flags == ["mean_tokens"] else ",".join(flags)
+    return mode == "mean" and getattr(pooling, "include_prompt", True) is not False
 
-    On a CPU with AMX or AVX512-BF16, bfloat16 roughly doubles build throughput for a cosine
-    of 0.9999 to the float32 vectors (benchmarks/REPORT.md); elsewhere it would be emulated
-    and slow, so "auto" stays on float32.
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """The autocast dtype where nothing is measured: a GPU, sentence-transformers' own encode
+    (a model TorchEncoder does not reproduce) and reader training. "auto" picks bfloat16 only
+    where the hardware computes it natively; the CPU paths that serve answers and build
+    indexes are chosen by measurement instead (rag/runtime).
     """
     if dtype not in DTYPES:
         raise ConfigError(f"embedding.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if dtype != "auto":
-        return dtype
+        return "bfloat16" if dtype.startswith("bfloat16") else dtype
     import torch
 
     if device.startswith("cuda"):

@@ -121,7 +121,8 @@ def test_dtype_choice_is_validated(base_config) -> None:
 
     assert resolve_dtype("float32", "cpu") == "float32"
     assert resolve_dtype("auto", "cpu") in ("float32", "bfloat16")
-    with pytest.raises(ValueError, match="one of auto, float32, bfloat16, got 'fp8'"):
+    assert resolve_dtype("bfloat16-weights", "cpu") == "bfloat16"  # the library path autocasts
+    with pytest.raises(ValueError, match="one of auto, float32, bfloat16, bfloat16-weights, got 'fp8'"):
         resolve_dtype("fp8", "cpu")
 
 

@@ -25,7 +25,9 @@ def make_answerer(config: Config, embedder: Any) -> ExtractiveAnswerer | ReaderA
 
         return load_base(config.embedding)
 
-    return ReaderAnswerer(config.answer, SpanReader(config.answer.reader, base, config.embedding.dtype))
+    planner = getattr(embedder, "planner", None)  # the embedder's, so choices share one cache
+    reader = SpanReader(config.answer.reader, base, config.embedding.dtype, planner)
+    return ReaderAnswerer(config.answer, reader)
 
 
 __all__ = ["ExtractiveAnswerer", "ReaderAnswerer", "make_answerer"]

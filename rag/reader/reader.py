@@ -10,14 +10,18 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rag.embed import DTYPES, resolve_dtype
+import numpy as np
+
+from rag.embed import resolve_dtype
 from rag.errors import ConfigError
 from rag.reader import weights
 from rag.reader.spans import Span
+from rag.runtime import Candidate, Planner, fastest, workload
 
 if TYPE_CHECKING:
     from rag.reader.net import ReaderNet
 
+DTYPES = ("auto", "float32", "bfloat16", "bfloat16-weights")
 BaseProvider = Callable[[], tuple[Any, Any]]  # () -> (BertModel, tokenizers.Tokenizer)
 
 
@@ -31,13 +35,18 @@ class Reader(Protocol):
 
 
 class SpanReader:
-    def __init__(self, name_or_path: str, base: BaseProvider, dtype: str = "auto") -> None:
+    def __init__(self, name_or_path: str, base: BaseProvider, dtype: str = "auto",
+                 planner: Planner | None = None) -> None:
+        """`dtype` "auto": measured on this machine when a `planner` is given, else by CPU support."""
         if dtype not in DTYPES:
             raise ConfigError(f"reader dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        # the reader's top layers are its own: "bfloat16-weights" means bfloat16 autocast here
+        dtype = "bfloat16" if dtype == "bfloat16-weights" else dtype
         self.folder = weights.resolve_folder(name_or_path)
         self.meta = weights.read_meta(self.folder)  # cheap: a small JSON file, checked now
         self._base = base
         self.dtype = dtype
+        self.planner = planner
         self._net: ReaderNet | None = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
@@ -63,9 +72,23 @@ class SpanReader:
                 net = ReaderNet(base, self.meta.trained_from)
                 weights.load_into(net, self.folder, self.meta, tokenizer)
                 net.eval()
-                self.dtype = resolve_dtype(self.dtype, "cpu")
                 self._net, self._tokenizer = net, tokenizer
+                if self.dtype == "auto":
+                    self.dtype = self._measured_dtype() if self.planner else resolve_dtype("auto", "cpu")
         return self._net
+
+    def _measured_dtype(self) -> str:
+        """float32 or bfloat16 autocast, whichever reads the fixed windows faster here."""
+        assert self.planner is not None
+        windows = workload.reader_windows()
+
+        def logits(dtype: str) -> np.ndarray:
+            return self._logits(workload.QUERY, windows, dtype)  # rows: start, end
+
+        reference = logits("float32")
+        candidates = [Candidate(d, lambda d=d: logits(d)) for d in ("float32", "bfloat16")]
+        shape = f"reader/{self.folder.name}"
+        return self.planner.choose(shape, lambda: fastest(candidates, reference, repeat=5)).best
 
     def read(self, question: str, windows: Sequence[str]) -> list[Span]:
         """One span per window (character offsets into that window), in one batch."""
@@ -80,3 +103,16 @@ class SpanReader:
         with torch.inference_mode(), precision(self.dtype):
             logits = net(batch.input_ids, batch.attention_mask)
         return best_spans(logits, batch, self.max_answer_tokens)
+
+    def _logits(self, question: str, windows: Sequence[str], dtype: str) -> np.ndarray:
+        """Start and end logits over the real tokens, as float32 (for measuring)."""
+        import torch
+
+        from rag.reader.net import encode, precision
+
+        assert self._net is not None
+        batch = encode(self._tokenizer, [question] * len(windows), list(windows))
+        with torch.inference_mode(), precision(dtype):
+            logits = self._net(batch.input_ids, batch.attention_mask)
+        mask = batch.attention_mask.bool()
+        return torch.stack([logits[..., 0][mask], logits[..., 1][mask]]).float().numpy()
