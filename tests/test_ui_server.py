@@ -36,7 +36,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cfg = root / "rag.yaml"
     cfg.write_text(
         f"index:\n  root: {root / 'index'}\n  corpus: {root / 'corpus'}\n  uploads: {root / 'uploads'}\n"
-        f"embedding:\n  cache_dir: {ROOT / 'models'}\nui:\n  max_upload_bytes: 100000\n", "utf-8")
+        f"embedding:\n  cache_dir: {ROOT / 'models'}\n"
+        "ui:\n  max_upload_bytes: 100000\n  stream_delay_ms: 60\n", "utf-8")  # slow enough to stop
     port = free_port()
     log = (root / "server.log").open("w")
     os.environ["RAG_TEST_FEEDBACK"] = str(root / "feedback.jsonl")
@@ -127,6 +128,11 @@ def test_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
         expect(first.locator(".source.active")).to_have_count(1)
         assert "菏泽" in first.locator(".source.active mark").inner_text()
         assert second.locator(".source.active").count() == 0
+        overlap = page.evaluate("""() => {  // the clear button never sits over a message
+            const bar = document.querySelector('#chat .top-panel').getBoundingClientRect();
+            return [...document.querySelectorAll('#chat .message-row')]
+                .map(m => m.getBoundingClientRect()).filter(r => r.right > bar.left).length; }""")
+        assert overlap == 0
         page.screenshot(path=str(SHOTS / "answer-1280.png"), full_page=True)
 
         # at phone width: no sideways scrolling, and the sources sit right under their answer
@@ -183,6 +189,30 @@ def test_typing_survives_an_answer_and_a_second_send_is_refused(server: str) -> 
         expect(page.locator("#send")).to_be_visible()
         assert page.input_value("#question textarea") == "下一个问题"  # never wiped
         assert page.locator("#chat .question").count() == 1
+        browser.close()
+
+
+@pytest.mark.browser
+def test_stop_mid_answer_keeps_what_was_shown_and_the_next_question_works(server: str) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(server)
+        page.fill("#question textarea", "会议由谁主持？")
+        page.click("#send")
+        page.wait_for_selector("#chat .answer .body", timeout=30_000)  # the answer has started
+        page.click("#stop")
+        expect(page.locator("#chat .stopped")).to_have_text("（已停止，回答不完整）", timeout=10_000)
+        expect(page.locator("#send")).to_be_visible()
+        assert page.locator("#chat .answer a.copy").count() == 0  # it never finished
+        time.sleep(1.0)  # a cancelled stream must not come back and finish the answer
+        assert page.locator("#chat .answer a.copy").count() == 0
+        _ask(page, "全省脱贫攻坚推进会在哪里召开？")  # not stuck in "busy"
+        assert "菏泽" in page.locator("#chat .answer").last.inner_text()
         browser.close()
 
 

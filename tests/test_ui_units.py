@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from rag import errors
 from rag.config import Config
 from rag.errors import DocumentError
 from rag.pipeline import Pipeline
 from rag.types import Answer, Citation
 from ui.documents import DocumentManager, safe_name
-from ui.messages import zh_note, zh_reason
+from ui.messages import zh_error, zh_note, zh_reason
 from ui.render import answer_html, copy_text, literal, user_html
 
 from .conftest import ARTICLE
@@ -130,3 +131,20 @@ def test_source_card_shows_the_sentence_in_trimmed_context(manager: DocumentMana
     unbolded = re.sub(r"</?b[^>]*>", "", out)  # the reader's span is bold inside the mark
     assert f"<mark>{literal(c.text)}</mark>" in unbolded and f"第{c.paragraph}段" in out
     assert out.count("…") >= 1  # long passages are cut around the sentence
+
+
+def test_every_answering_error_reads_in_chinese() -> None:
+    from rag.question.checks import check_question
+
+    with pytest.raises(errors.InvalidQuestionError) as too_long:
+        check_question("问" * 600, 500)
+    assert zh_error(too_long.value) == "问题太长了（600 字），请控制在 500 字以内。"
+    with pytest.raises(errors.InvalidQuestionError) as empty:
+        check_question("\x00\x01", 500)
+    assert zh_error(empty.value) == "问题里没有可以读的文字，请换个问法。"
+    kinds = [c for c in vars(errors).values()
+             if isinstance(c, type) and issubclass(c, errors.RagError)] + [KeyError, OSError]
+    for kind in kinds:
+        message = zh_error(kind("some English detail"))
+        assert "English" not in message and re.search(r"[\u4e00-\u9fff]{4}", message), (kind, message)
+    assert "rag index build" in zh_error(errors.IndexCorruptError("index/default: bad manifest"))

@@ -23,12 +23,12 @@ import gradio as gr
 
 from rag.config import Config
 from rag.documents import SUPPORTED
-from rag.errors import InvalidQuestionError, RagError
+from rag.errors import ConfigError, InvalidQuestionError, RagError
 from rag.pipeline import Pipeline
 from ui.auth import login_for
 from ui.documents import DocumentManager
 from ui.feedback import FeedbackLog, answer_record
-from ui.messages import zh_note, zh_reason
+from ui.messages import zh_error, zh_note, zh_reason
 from ui.render import answer_html, document_rows, literal, new_answer_id, user_html
 from ui.style import CSS, HEAD
 
@@ -40,8 +40,8 @@ EXAMPLES = [
     "刘家义强调了什么？",
     "扶贫措施方面把什么作为主攻方向？",
 ]
-STREAM_DELAY_S = 0.02  # lets the browser show the answer growing
 Messages = list[dict[str, Any]]
+STOPPED = '<div class="stopped">（已停止，回答不完整）</div>'
 _AID = re.compile(r'class="answer[^"]*" id="(a[0-9a-f]{8})"')
 
 
@@ -54,6 +54,9 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
     docs = DocumentManager(pipeline, pipeline.config.ui.max_upload_bytes)
     feedback = FeedbackLog(pipeline.config.ui.feedback_path)
     max_chars = pipeline.config.answer.max_question_chars
+    delay_ms = pipeline.config.ui.stream_delay_ms  # lets the browser show the answer growing
+    if not 0 <= delay_ms <= 2000:
+        raise ConfigError(f"ui.stream_delay_ms must be 0..2000, got {delay_ms}")
 
     def start(message: str, chat: Messages, session: dict[str, Any]):
         message = (message or "").strip()
@@ -80,7 +83,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             for answer, text in pipeline.stream_answer(message, session["turns"]):
                 chat[-1] = {"role": "assistant", "content": answer_html(text, answer, None, aid, done=False)}
                 yield chat, session
-                time.sleep(STREAM_DELAY_S)
+                time.sleep(delay_ms / 1000)
             assert answer is not None
             chat[-1] = {"role": "assistant", "content": answer_html(answer.text, answer, pipeline.index, aid)}
             turns = [*session["turns"], {"role": "user", "content": message},
@@ -88,18 +91,26 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             answers = {**session["answers"], aid: answer_record(answer)}
             session = {**session, "turns": turns, "answers": answers}
         except InvalidQuestionError as exc:
-            chat[-1]["content"] = literal(f"无法回答：{exc}")
-        except RagError as exc:
+            log.info("question refused: %s", exc)
+            chat[-1]["content"] = literal(f"无法回答：{zh_error(exc)}")
+        except Exception as exc:  # the edge: any failure becomes a Chinese message, never a dead page
             log.exception("answering failed")
-            chat[-1]["content"] = literal(f"出错了：{exc}")
+            chat[-1]["content"] = literal(zh_error(exc))
         yield chat, session
 
     def finish(session: dict[str, Any]):
         return {**session, "busy": False, "pending": ""}, gr.update(visible=True), gr.update(visible=False)
 
     def stopped(chat: Messages, session: dict[str, Any]):
-        if chat and chat[-1]["role"] == "assistant" and not _AID.search(chat[-1]["content"] or ""):
-            chat = [*chat[:-1], {"role": "assistant", "content": literal("（已停止）")}]
+        """Stop: the part already shown stays, marked as cut short; nothing joins the history."""
+        last = chat[-1] if chat else {"role": "user", "content": ""}
+        content = str(last["content"] or "")
+        if last["role"] == "user":
+            chat = [*chat, {"role": "assistant", "content": STOPPED}]
+        elif content == "…":
+            chat = [*chat[:-1], {"role": "assistant", "content": STOPPED}]
+        elif 'class="answer"' in content and 'class="copy"' not in content:  # cut mid-stream
+            chat = [*chat[:-1], {"role": "assistant", "content": content + STOPPED}]
         return (chat, *finish(session))
 
     def retry(chat: Messages, session: dict[str, Any], data: gr.RetryData):
@@ -143,8 +154,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         try:
             result = docs.add(list(files), progress=lambda done, total: progress(
                 done / max(total, 1), desc=f"正在建立索引 {done}/{total}"))
-        except RagError as exc:
-            log.warning("upload failed: %s", exc)
+        except Exception as exc:  # the edge: the old index stays, the user gets Chinese
+            log.warning("upload failed: %s", exc, exc_info=not isinstance(exc, RagError))
             return "**索引更新失败**，原索引保持不变。", gr.skip(), gr.skip(), None
         for name, reason in result.rejected:
             log.info("upload of %s refused: %s", name, reason)
@@ -163,8 +174,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             return "请选择要删除的文档（内置文章不能在页面上删除）。", gr.skip(), gr.skip()
         try:
             docs.remove(name, progress=lambda d, t: progress(d / max(t, 1)))
-        except RagError as exc:
-            log.warning("removing %s failed: %s", name, exc)
+        except Exception as exc:
+            log.warning("removing %s failed: %s", name, exc, exc_info=not isinstance(exc, RagError))
             return f"**删除失败**：{literal(name)} 不是已上传的文档，或索引无法更新。", gr.skip(), gr.skip()
         done = f"**已删除 {literal(name)}**，索引已更新。"
         return done, table(), gr.update(choices=docs.uploaded(), value=None)

@@ -40,3 +40,27 @@ def _translate(reason: str, table: list[tuple[str, str]]) -> str:
         if m:
             return message.format(*m.groups())
     return ""
+
+
+def zh_error(exc: BaseException) -> str:
+    """What went wrong while answering, in Chinese; the English detail goes to the server log."""
+    from rag import errors
+
+    text = str(exc)
+    if isinstance(exc, errors.InvalidQuestionError):
+        m = re.search(r"has (\d+) characters; the limit is (\d+)", text)
+        if m:
+            return f"问题太长了（{m.group(1)} 字），请控制在 {m.group(2)} 字以内。"
+        return "问题里没有可以读的文字，请换个问法。"
+    for kind, message in [
+        (errors.IndexNotFoundError, "还没有建立索引：请上传文档，或在服务器上运行 rag index build。"),
+        (errors.IndexCorruptError, "索引文件已损坏：请在服务器上运行 rag index build 重建。"),
+        (errors.IndexMismatchError, "索引是用另一个模型或切分方式建立的：请运行 rag index build 重建。"),
+        (errors.BuildLockedError, "索引正在更新，请稍后再问。"),
+        (errors.ReaderError, "阅读模型无法加载：请检查 answer.reader 设置（详情见服务器日志）。"),
+        (errors.GenerationError, "生成模型出错了：请检查 generation 设置或模型服务（详情见服务器日志）。"),
+        (errors.ModelNotFoundError, "找不到嵌入模型：请在服务器上运行 rag models。"),
+    ]:
+        if isinstance(exc, kind):
+            return message
+    return "出错了，未能回答（详情见服务器日志）。"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 CSS = """
 #chat { max-width: 920px; margin: 0 auto; }
+#chat .message-wrap { padding-right: 36px; }  /* messages scroll clear of the top-right clear button */
 #chat .question { white-space: pre-wrap; word-break: break-word; }
 #chat .answer { line-height: 1.75; word-break: break-word; }
 #chat .answer .short { font-size: 1.25em; font-weight: 700; margin-bottom: 4px;
@@ -26,6 +27,7 @@ CSS = """
 #chat .source mark { background: #ffe58f; padding: 1px 2px; border-radius: 3px; color: inherit; }
 #chat .answer.refused { border-left: 4px solid #d48806; padding-left: 10px; color: var(--body-text-color); }
 #chat .refusal-label { display: block; font-weight: 700; color: #ad6800; margin-bottom: 2px; }
+#chat .stopped { color: #ad6800; font-size: 0.9em; margin-top: 4px; }
 #chat a.copy { display: inline-block; margin-top: 6px; font-size: 0.85em; cursor: pointer;
   color: var(--body-text-color-subdued) !important; text-decoration: none !important; }
 #chat .copy-text { display: none; }
