@@ -105,12 +105,11 @@ class Embedder:
     def encoder(self) -> TorchEncoder | None:
         """The direct forward pass, where it reproduces the model exactly (CPU, mean pooling)."""
         if self._encoder is None and self.model.device.type == "cpu" and _mean_pooled(self.model):
-            from tokenizers import Tokenizer
-
-            tokenizer = Tokenizer.from_file(str(Path(self.resolved.path) / "tokenizer.json"))
             module = self.model[0]
-            self._encoder = TorchEncoder(getattr(module, "auto_model", None) or module.model, tokenizer,
-                                         self.model.max_seq_length, self.model.tokenizer.pad_token_id)
+            tokenizer = self.model.tokenizer  # its Rust tokenizer is shared: a second one costs ~290 MB
+            self._encoder = TorchEncoder(getattr(module, "auto_model", None) or module.model,
+                                         tokenizer.backend_tokenizer, self.model.max_seq_length,
+                                         tokenizer.pad_token_id)
         return self._encoder
 
     def plan(self, kind: Kind) -> tuple[str, int]:

@@ -115,6 +115,14 @@ def test_direct_encoder_matches_sentence_transformers(embedder: Embedder, dtype:
         assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
         assert min_row_cosine(ours, library) >= floor, kind
     assert fixed.encoder is not None and fixed.plan("passage") == (dtype, 4)  # the config decides
+    shared = fixed.encoder.tokenizer  # transformers' own, which may be left padding and truncating
+    shared.enable_padding(pad_id=1, length=64)
+    shared.enable_truncation(max_length=512)
+    try:
+        assert min_row_cosine(fixed.embed(texts), fixed._library_embed(texts, "passage")) >= floor
+    finally:
+        shared.no_padding()
+        shared.no_truncation()
 
 
 def test_measured_choices_are_stored_and_shown_by_rag_models(cfg: Path) -> None:

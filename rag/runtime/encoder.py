@@ -39,8 +39,14 @@ class TorchEncoder:
         self._bf16_layers: Any = None
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids with specials, cut like transformers does: the first tokens, then the end token."""
-        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+        """Token ids with specials, cut like transformers does: the first tokens, then the end token.
+
+        The tokenizer may be shared with transformers, which leaves padding and truncation
+        switched on after a call: padding is dropped by the attention mask, and cutting here
+        gives the same ids whether or not it already truncated to max_length.
+        """
+        encoded = self.tokenizer.encode_batch(list(texts), add_special_tokens=True)
+        ids = [[i for i, m in zip(e.ids, e.attention_mask, strict=True) if m] for e in encoded]
         n = self.max_length
         return [i if len(i) <= n else [*i[: n - 1], i[-1]] for i in ids]
 
