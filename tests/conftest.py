@@ -59,12 +59,12 @@ def cmrc_path_optional() -> Path | None:
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> Path:
-    """A config file (for the CLI) whose index and corpus (the article) live in tmp_path."""
+    """A config file (for the CLI) whose index, uploads and corpus (the article) live in tmp_path."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(ARTICLE, corpus / ARTICLE.name)
     path = tmp_path / "rag.yaml"
     path.write_text(
-        f"index:\n  root: {tmp_path / 'index'}\n  corpus: {corpus}\n"
+        f"index:\n  root: {tmp_path / 'index'}\n  corpus: {corpus}\n  uploads: {tmp_path / 'uploads'}\n"
         f"embedding:\n  cache_dir: {ROOT / 'models'}\n", encoding="utf-8")
     return path

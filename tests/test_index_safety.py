@@ -18,26 +18,20 @@ from rag.errors import IndexCorruptError, IndexNotFoundError
 from rag.index.workdir import build_lock
 from rag.pipeline import Pipeline
 
-from .conftest import ARTICLE, ROOT
+from .conftest import ARTICLE
 
 FACTS = {"west.txt": "西湖位于浙江省杭州市西部。", "lake.txt": "大明湖位于济南市历城区。",
          "tower.txt": "东方明珠电视塔位于上海市浦东新区。"}
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """A config (tmp_path/rag.yaml) with the article as corpus and three more files in tmp_path/more."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(ARTICLE, corpus / ARTICLE.name)
-    more = tmp_path / "more"
+def home(cfg: Path) -> Path:
+    """The folder of conftest's `cfg` (rag.yaml, the article as corpus), with three more files in more/."""
+    more = cfg.parent / "more"
     more.mkdir()
     for name, text in FACTS.items():
         (more / name).write_text(text, encoding="utf-8")
-    (tmp_path / "rag.yaml").write_text(
-        f"index:\n  root: {tmp_path / 'index'}\n  corpus: {corpus}\n  uploads: {tmp_path / 'uploads'}\n"
-        f"embedding:\n  cache_dir: {ROOT / 'models'}\n", encoding="utf-8")
-    return tmp_path
+    return cfg.parent
 
 
 def rag(home: Path, *args: str, input: str | None = None):

@@ -12,7 +12,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,10 +75,24 @@ def test_gradio_client_asks_and_gets_cited_answer(server: str) -> None:
     assert c["n"] == 1 and c["text"] in ARTICLE.read_text("utf-8")
 
 
-def _browser(p):
-    return p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                   "--disable-component-update", "--no-first-run", "--disable-sync"])
+@contextmanager
+def _page(url: str) -> Iterator[Any]:
+    """A 1280x800 page of headless Chromium, opened at `url`; skips without Debian's chromium."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
 
 
 def _ask(page, question: str) -> None:
@@ -92,15 +108,10 @@ def _ask(page, question: str) -> None:
 
 @pytest.mark.browser
 def test_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     SHOTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = _browser(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(server)
+    with _page(server) as page:
         page.wait_for_selector("#question textarea")
 
         # an empty message sends nothing, and says so in Chinese
@@ -166,19 +177,13 @@ def test_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
         _ask(page, "趵突泉位于哪里？")
         last = page.locator("#chat .answer").last
         assert "济南" in last.inner_text() and "泉水.txt" in last.inner_text()
-        browser.close()
 
 
 @pytest.mark.browser
 def test_typing_survives_an_answer_and_a_second_send_is_refused(server: str) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = _browser(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(server)
+    with _page(server) as page:
         page.fill("#question textarea", "刘家义强调了什么？")
         page.click("#send")
         expect(page.locator("#stop")).to_be_visible(timeout=10_000)  # send became stop
@@ -189,19 +194,13 @@ def test_typing_survives_an_answer_and_a_second_send_is_refused(server: str) -> 
         expect(page.locator("#send")).to_be_visible()
         assert page.input_value("#question textarea") == "下一个问题"  # never wiped
         assert page.locator("#chat .question").count() == 1
-        browser.close()
 
 
 @pytest.mark.browser
 def test_stop_mid_answer_keeps_what_was_shown_and_the_next_question_works(server: str) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = _browser(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(server)
+    with _page(server) as page:
         page.fill("#question textarea", "会议由谁主持？")
         page.click("#send")
         page.wait_for_selector("#chat .answer .body", timeout=30_000)  # the answer has started
@@ -213,22 +212,16 @@ def test_stop_mid_answer_keeps_what_was_shown_and_the_next_question_works(server
         assert page.locator("#chat .answer a.copy").count() == 0
         _ask(page, "全省脱贫攻坚推进会在哪里召开？")  # not stuck in "busy"
         assert "菏泽" in page.locator("#chat .answer").last.inner_text()
-        browser.close()
 
 
 @pytest.mark.browser
 def test_documents_stay_literal_feedback_is_logged_and_retry_and_chips_work(server: str,
                                                                            tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     doc = tmp_path / "标记.md"
     doc.write_text("负责人是**王小明**，联系人是`李四`，详见[链接](http://example.com/x)。", encoding="utf-8")
-    with sync_playwright() as p:
-        browser = _browser(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(server)
+    with _page(server) as page:
         page.get_by_role("tab", name="文档").click()
         page.set_input_files("#upload input[type=file]", str(doc))
         page.click("#add")
@@ -278,7 +271,6 @@ def test_documents_stay_literal_feedback_is_logged_and_retry_and_chips_work(serv
         page.get_by_role("option", name="标记.md").click()
         page.click("#delete")
         expect(page.locator("#doc-status")).to_contain_text("已删除 标记.md", timeout=60_000)
-        browser.close()
 
 
 def test_password_from_config_protects_the_page(tmp_path: Path) -> None:
@@ -315,20 +307,14 @@ def test_password_from_config_protects_the_page(tmp_path: Path) -> None:
 
 @pytest.mark.browser
 def test_page_uploads_pdf_and_docx_and_cites_their_page(server: str, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from .office_files import make_docx, make_pdf
 
     pdf = make_pdf(tmp_path / "通报.pdf", [["第一页只有开场白。"], ["千佛山景区今年接待游客三百万人次。"]])
     docx = make_docx(tmp_path / "方案.docx", [("h1", "实施方案"), ("h2", "三、保障措施"),
                                               ("p", "黄河滩区迁建工程由省发改委牵头负责。")])
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(server)
+    with _page(server) as page:
         page.get_by_role("tab", name="文档").click()
         page.set_input_files("#upload input[type=file]", [str(pdf), str(docx)])
         page.click("#add")
@@ -345,4 +331,3 @@ def test_page_uploads_pdf_and_docx_and_cites_their_page(server: str, tmp_path: P
             expect(sources).to_contain_text(where, timeout=30_000)
             assert fact in sources.inner_text()
         page.screenshot(path=str(SHOTS / "office-upload-1280.png"), full_page=True)
-        browser.close()
