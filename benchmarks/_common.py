@@ -36,6 +36,14 @@ def machine() -> str:
             f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
 
 
+def article_questions() -> list[str]:
+    """The questions of tests/data/article_qa.jsonl, in order."""
+    import json
+
+    lines = (ROOT / "tests" / "data" / "article_qa.jsonl").read_text("utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line]
+
+
 def build_texts(chunking, contexts: int = 80) -> list[str]:
     """What an index build embeds for the first `contexts` CMRC contexts: chunks and sentences."""
     from rag.chunking import Chunker

@@ -10,7 +10,6 @@ in the same run: plain sentence-transformers query embedding + FAISS search.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -18,25 +17,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from _common import ROOT, machine, write_report  # noqa: E402
+from _common import article_questions, machine, write_report  # noqa: E402
 
+from rag.evaluation.metrics import percentile  # noqa: E402
 from rag.index.dense import search_faiss  # noqa: E402
 from rag.pipeline import default_pipeline  # noqa: E402
 
 STAGES = ("check", "embed", "retrieve", "answer", "total")
 
 
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    questions = [json.loads(line)["question"] for line in
-                 (ROOT / "tests" / "data" / "article_qa.jsonl").read_text("utf-8").splitlines() if line]
+    questions = article_questions()
     pipeline = default_pipeline()
     for q in questions:  # warm-up: model loaded, index built/loaded, jieba initialized
         pipeline.answer(q)
@@ -64,15 +58,16 @@ def main() -> None:
         "",
         "| what | p50 ms | p95 ms | mean ms |",
         "|---|---:|---:|---:|",
-        f"| rag.answer, end to end (wall) | {pct(wall, 50):.1f} | {pct(wall, 95):.1f} | "
+        f"| rag.answer, end to end (wall) | {percentile(wall, 50):.1f} | {percentile(wall, 95):.1f} | "
         f"{statistics.mean(wall):.1f} |",
     ]
     for s in STAGES:
-        lines.append(f"| stage: {s} | {pct(stages[s], 50):.2f} | {pct(stages[s], 95):.2f} | "
+        lines.append(f"| stage: {s} | {percentile(stages[s], 50):.2f} | {percentile(stages[s], 95):.2f} | "
                      f"{statistics.mean(stages[s]):.2f} |")
-    lines.append(f"| baseline: sentence-transformers encode + FAISS search | {pct(baseline, 50):.1f} | "
-                 f"{pct(baseline, 95):.1f} | {statistics.mean(baseline):.1f} |")
-    ratio = pct(wall, 50) / pct(baseline, 50)
+    lines.append("| baseline: sentence-transformers encode + FAISS search | "
+                 f"{percentile(baseline, 50):.1f} | {percentile(baseline, 95):.1f} | "
+                 f"{statistics.mean(baseline):.1f} |")
+    ratio = percentile(wall, 50) / percentile(baseline, 50)
     lines += ["", f"Ratio of p50s, rag.answer / baseline: {ratio:.2f}. Targets: p50 ≤ 30 ms, p95 ≤ 60 ms."]
     write_report("latency.md", "\n".join(lines) + "\n")
 

@@ -11,14 +11,13 @@ faster is what `embedding.dtype: auto` should pick on this machine. Peak RSS of
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, machine, write_report  # noqa: E402
+from _common import article_questions, machine, write_report  # noqa: E402
 from report import serve_memory  # noqa: E402
 
 from rag.answerers import ReaderAnswerer  # noqa: E402
@@ -34,8 +33,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-serve", action="store_true", help="Skip the rag serve memory measurement.")
     args = parser.parse_args()
-    questions = [json.loads(line)["question"] for line in
-                 (ROOT / "tests" / "data" / "article_qa.jsonl").read_text("utf-8").splitlines() if line]
+    questions = article_questions()
     config = Config.load()
     name = config.answer.reader or "reader-v2"
     hand = Pipeline(config.replace(answer={"reader": None}))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 import sys
@@ -21,7 +20,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import EVAL, REPORTS, ROOT, build_texts, flops_per_token, machine, peak_gflops, serving  # noqa: E402
+from _common import (  # noqa: E402
+    EVAL,
+    REPORTS,
+    ROOT,
+    article_questions,
+    build_texts,
+    flops_per_token,
+    machine,
+    peak_gflops,
+    serving,
+)
 from retrieval import fixed_windows  # noqa: E402
 
 from rag.chunking import Chunker  # noqa: E402
@@ -110,8 +119,7 @@ def throughput(embedder: Embedder, config: Config) -> dict[str, float]:
 
 def latency(config: Config, embedder: Embedder) -> dict[str, dict[str, float]]:
     p = Pipeline(config, embedder=embedder)
-    questions = [json.loads(x)["question"] for x in
-                 (ROOT / "tests/data/article_qa.jsonl").read_text("utf-8").splitlines() if x]
+    questions = article_questions()
     for q in questions:
         p.answer(q)
     stages: dict[str, list[float]] = {}

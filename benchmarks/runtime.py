@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import sys
 import tempfile
@@ -27,10 +26,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _common import ROOT, build_texts, flops_per_token, machine, peak_gflops, write_report  # noqa: E402
+from _common import (  # noqa: E402
+    article_questions,
+    build_texts,
+    flops_per_token,
+    machine,
+    peak_gflops,
+    write_report,
+)
 
 from rag.config import Config  # noqa: E402
 from rag.embed import Embedder  # noqa: E402
+from rag.evaluation.metrics import percentile  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.runtime import Planner, min_row_cosine  # noqa: E402
 
@@ -51,8 +58,7 @@ def percentiles(fn: Callable[[str], object], items: Sequence[str], repeat: int) 
             t = time.perf_counter()
             fn(x)
             runs.append((time.perf_counter() - t) * 1e3)
-    runs.sort()
-    return statistics.median(runs), runs[int(0.95 * (len(runs) - 1))]
+    return percentile(runs, 50), percentile(runs, 95)
 
 
 def build_rate(e: Embedder, texts: list[str], tokens: int, repeat: int) -> tuple[float, np.ndarray]:
@@ -94,8 +100,7 @@ def main() -> None:
     build_cos = min_row_cosine(ours_vec, base_vec)
 
     # 2. one short query, 3. warm rag.answer, 4. the reader
-    questions = [json.loads(x)["question"] for x in
-                 (ROOT / "tests/data/article_qa.jsonl").read_text("utf-8").splitlines() if x]
+    questions = article_questions()
     q_ours = percentiles(lambda q: ours.embed([q], "query"), questions, args.repeat)
     q_base = percentiles(lambda q: base.embed([q], "query"), questions, args.repeat)
     q_cos = min_row_cosine(ours.embed(questions, "query"), base.embed(questions, "query"))
