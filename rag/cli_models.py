@@ -44,8 +44,8 @@ def measure_now(config: Config) -> None:
 
     embedder = Embedder(config.embedding)
     embedder.planner = Planner(config.embedding.cache_dir, embedder.planner.model, fresh=True)
-    embedder.embed(["测"], "passage")
-    embedder.embed(["测"], "query")
+    embedder.plan("passage")
+    embedder.plan("query")
     if config.answer.reader is not None:
         from rag.answerers import make_answerer
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from rag import errors
+
 # (pattern in the English reason, Chinese message); groups fill the {} in order.
 _REASONS: list[tuple[str, str]] = [
     (r"unsupported file type (\S+?);",
@@ -44,8 +46,6 @@ def _translate(reason: str, table: list[tuple[str, str]]) -> str:
 
 def zh_error(exc: BaseException) -> str:
     """What went wrong while answering, in Chinese; the English detail goes to the server log."""
-    from rag import errors
-
     text = str(exc)
     if isinstance(exc, errors.InvalidQuestionError):
         m = re.search(r"has (\d+) characters; the limit is (\d+)", text)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from rag.embed import resolve_dtype
+from rag.embed import DTYPES, resolve_dtype
 from rag.errors import ConfigError
 from rag.reader import weights
 from rag.reader.spans import Span
@@ -21,7 +21,6 @@ from rag.runtime import Candidate, Planner, fastest, workload
 if TYPE_CHECKING:
     from rag.reader.net import ReaderNet
 
-DTYPES = ("auto", "float32", "bfloat16", "bfloat16-weights")
 BaseProvider = Callable[[], tuple[Any, Any]]  # () -> (BertModel, tokenizers.Tokenizer)
 
 
