@@ -47,7 +47,7 @@ def main() -> None:
                 stages[s].append(a.timings_ms[s])
             t = time.perf_counter()
             v = model.encode([q], prompt_name="query", normalize_embeddings=True)[0]
-            search_faiss(index.dense, v, 5)
+            search_faiss(index.search.dense, v, 5)
             baseline.append((time.perf_counter() - t) * 1e3)
     lines = [
         "# Query latency: rag.answer on the bundled article (warm)",

@@ -131,7 +131,7 @@ def latency(config: Config, embedder: Embedder) -> dict[str, dict[str, float]]:
                 stages.setdefault(k, []).append(v)
             t = time.perf_counter()
             v = embedder.model.encode([q], prompt_name="query", normalize_embeddings=True)[0]
-            search_faiss(p.index.dense, v, 5)
+            search_faiss(p.index.search.dense, v, 5)
             base.append((time.perf_counter() - t) * 1e3)
     stages["baseline ST+FAISS"] = base
     return {k: {"p50": float(np.percentile(v, 50)), "p95": float(np.percentile(v, 95))}

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,9 @@ from rag.errors import (
     RagError,
 )
 from rag.types import Document
+
+if TYPE_CHECKING:
+    from rag.index.backends import Backend
 
 USAGE_ERRORS: tuple[type[Exception], ...] = (
     ConfigError, InvalidQuestionError, DocumentError, EmptyCorpusError, DatasetError)
@@ -127,6 +130,7 @@ def index_build(ctx: click.Context, paths: tuple[Path, ...], sync: bool) -> None
 def index_status(ctx: click.Context) -> None:
     """Show what the index holds, check every file, and exit 1 if one is damaged."""
     from rag.errors import IndexCorruptError
+    from rag.index.backends import backend_for
     from rag.index.store import REEMBED, differences, load_index, read_manifest, stored_settings
 
     config = _config(ctx)
@@ -144,10 +148,12 @@ def index_status(ctx: click.Context) -> None:
     for d in docs:
         click.echo(f"  {d.get('id')}  {d.get('chars', 0):>8} chars  {d.get('chunks', 0):>5} chunks  "
                    f"{d.get('source')}")
+    backend = backend_for(manifest, config.index)
     try:
-        load_index(path)  # reads and checks every file
+        load_index(path, backend=backend)  # reads and checks every file, and the backend
     except IndexCorruptError as exc:
         raise IndexCorruptError(f"the index is damaged: {exc}") from exc
+    click.echo(f"search: {backend.describe()}")
     click.echo("files: all present and consistent")
 
 
@@ -171,7 +177,12 @@ def index_remove(ctx: click.Context, documents: tuple[str, ...], remove_all: boo
             raise click.UsageError(f"--all removes the whole index; it takes no names "
                                    f"({', '.join(documents)})")
         with build_lock(path):  # never while a build is writing
+            backend = _recorded_backend(path, config)
             click.echo(f"removed {path}" if remove_index(path) else f"no index at {path}")
+            if backend is not None:
+                backend.drop()
+                where = backend.settings()
+                click.echo(f"dropped collection {where['collection']} at {where['uri']}")
         return
     if not documents:
         raise click.UsageError("name documents to remove, or pass --all")
@@ -182,6 +193,18 @@ def index_remove(ctx: click.Context, documents: tuple[str, ...], remove_all: boo
         click.confirm(f"remove these {len(gone)} documents?\n{listing}\n", abort=True)
     pipeline.builder().remove([d.id for d in gone])
     click.echo(f"removed {len(gone)} document(s): {', '.join(d.source for d in gone)}")
+
+
+def _recorded_backend(path: Path, config: Config) -> Backend | None:
+    """The backend holding data outside the index folder (Milvus), as the manifest records it."""
+    from rag.index.backends import backend_for
+    from rag.index.store import read_manifest
+
+    try:
+        backend = backend_for(read_manifest(path), config.index)
+    except RagError:
+        return None  # no readable manifest: nothing known outside the folder
+    return None if backend.kind == "faiss" else backend
 
 
 def match_documents(docs: list[Document], names: Sequence[str]) -> list[Document]:

@@ -46,6 +46,14 @@ class ChunkingConfig:
 
 
 @dataclass(frozen=True)
+class MilvusConfig:
+    uri: str = "index/milvus.db"  # a file path: milvus-lite; http://host:19530: a server or cluster
+    token: str | None = None  # "user:password" or an API key; or set RAG_INDEX__MILVUS__TOKEN
+    collection: str | None = None  # None: rag_zh_<index.name>
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
 class IndexConfig:
     root: str = "index"
     name: str = "default"
@@ -56,6 +64,8 @@ class IndexConfig:
     hnsw_m: int = 32
     lexical_tokenizer: Literal["jieba", "bigram"] = "jieba"
     max_file_bytes: int = 50_000_000
+    backend: Literal["faiss", "milvus"] = "faiss"
+    milvus: MilvusConfig = field(default_factory=MilvusConfig)
 
     @property
     def path(self) -> Path:
@@ -163,6 +173,8 @@ class Config:
                 root=absolute(self.index.root),
                 corpus=absolute(self.index.corpus),
                 uploads=absolute(self.index.uploads),
+                milvus=dataclasses.replace(self.index.milvus,
+                                           uri=_milvus_uri(self.index.milvus.uri, absolute)),
             ),
             ui=dataclasses.replace(self.ui, feedback_path=absolute(self.ui.feedback_path)),
         )
@@ -175,8 +187,16 @@ class Config:
             if not dataclasses.is_dataclass(current):
                 raise ConfigError(f"unknown config section {name!r}; valid: {_section_names()}")
             _check_keys(type(current), changes, f"section {name!r}", self.source)
+            changes = {k: dataclasses.replace(getattr(current, k), **v)  # a sub-section: {"milvus": {...}}
+                       if isinstance(v, dict) and dataclasses.is_dataclass(getattr(current, k)) else v
+                       for k, v in changes.items()}
             updated[name] = dataclasses.replace(current, **changes)
         return dataclasses.replace(self, **updated)
+
+
+def _milvus_uri(uri: str, absolute: typing.Callable[[str], str]) -> str:
+    """A milvus-lite file path made absolute; a server address kept as it is."""
+    return uri if "://" in uri else absolute(uri)
 
 
 def _project_root(config_path: Path) -> Path:
@@ -209,15 +229,24 @@ def from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
         body = body or {}
         if not isinstance(body, dict):
             raise ConfigError(f"{source}: section {name!r} must be a mapping, got {body!r}")
-        cls = hints[name]
-        _check_keys(cls, body, f"section {name!r}", source)
-        field_types = typing.get_type_hints(cls)
-        values = {
-            key: _coerce(value, field_types[key], f"{name}.{key}", source)
-            for key, value in body.items()
-        }
-        sections[name] = cls(**values)
+        sections[name] = _build(hints[name], body, name, source)
     return Config(**sections, source=source)
+
+
+def _build(cls: type, body: dict[str, Any], where: str, source: str) -> Any:
+    """A config dataclass from a mapping, every key and type checked (sub-sections too)."""
+    _check_keys(cls, body, f"section {where!r}", source)
+    field_types = typing.get_type_hints(cls)
+    values = {}
+    for key, value in body.items():
+        annotation = field_types[key]
+        if dataclasses.is_dataclass(annotation):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: {where}.{key} must be a mapping, got {value!r}")
+            values[key] = _build(annotation, value, f"{where}.{key}", source)  # type: ignore[arg-type]
+        else:
+            values[key] = _coerce(value, annotation, f"{where}.{key}", source)
+    return cls(**values)
 
 
 def _coerce(value: Any, annotation: Any, key: str, source: str) -> Any:
@@ -258,10 +287,13 @@ def _apply_env(raw: dict[str, Any], environ: typing.Mapping[str, str]) -> None:
         section, _, key = name[4:].lower().partition("__")
         if section not in _section_names():
             continue  # another program's RAG_* variable; an unknown key in a known section is an error
-        raw.setdefault(section, {})
-        if raw[section] is None:
-            raw[section] = {}
-        raw[section][key] = _EnvText(text)
+        target = raw
+        *parents, key = [section, *key.split("__")]  # RAG_INDEX__MILVUS__URI -> index.milvus.uri
+        for part in parents:
+            if not isinstance(target.get(part), dict):
+                target[part] = {}
+            target = target[part]
+        target[key] = _EnvText(text)
 
 
 class _EnvText(str):

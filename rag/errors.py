@@ -61,3 +61,7 @@ class BuildLockedError(RagError):
 
 class ReaderError(RagError):
     """The reader's weights are missing, corrupt, or were trained for another base model."""
+
+
+class IndexBackendError(RagError):
+    """The index backend (a Milvus server or milvus-lite) cannot be reached or refused a call."""

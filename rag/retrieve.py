@@ -15,7 +15,6 @@ import numpy as np
 
 from rag.config import RetrievalConfig
 from rag.errors import ConfigError, ModelNotFoundError
-from rag.index.dense import search_faiss
 from rag.index.store import IndexData
 from rag.types import Passage
 
@@ -46,8 +45,11 @@ class HybridRetriever:
             raise ConfigError(f"retrieval sizes must be positive, got {config}")
         if config.dense_weight < 0 or config.lexical_weight < 0:
             raise ConfigError("retrieval weights must be >= 0")
+        if index.search is None:
+            raise ValueError("this IndexData has no search opened (load it with load_index)")
         self.config = config
         self.index = index
+        self.search_index = index.search
         self._reranker = None
 
     def search(self, query: str, query_vector: np.ndarray, k: int | None = None,
@@ -56,13 +58,12 @@ class HybridRetriever:
         c = self.config
         k = k or c.top_k
         depth = max(k, c.dense_k)
-        dense_ids, dense_scores = (search_faiss(self.index.dense, query_vector, depth)
-                                   if c.dense_weight > 0 else (np.zeros(0, np.int64), None))
-        lex_ids, _ = (self.index.lexical.search(lexical_query or query, max(k, c.lexical_k))
-                      if c.lexical_weight > 0 else (np.zeros(0, np.int64), None))
-        scores = rrf(dense_ids.tolist(), lex_ids.tolist(), c)
-        dense_rank = {i: r for r, i in enumerate(dense_ids.tolist(), start=1)}
-        lexical_rank = {i: r for r, i in enumerate(lex_ids.tolist(), start=1)}
+        hits = self.search_index.search(query_vector, lexical_query or query,
+                                        depth if c.dense_weight > 0 else 0,
+                                        max(k, c.lexical_k) if c.lexical_weight > 0 else 0)
+        scores = rrf(hits.dense, hits.lexical, c)
+        dense_rank = {i: r for r, i in enumerate(hits.dense, start=1)}
+        lexical_rank = {i: r for r, i in enumerate(hits.lexical, start=1)}
         order = list(scores)
         if c.reranker:
             order = self._rerank(query, order[: max(k * 4, 20)])
@@ -70,7 +71,7 @@ class HybridRetriever:
             Passage(self.index.chunks[i], float(scores[i]), dense_rank.get(i), lexical_rank.get(i))
             for i in order[:k]
         ]
-        return Ranked(dense_ids.tolist(), lex_ids.tolist(), fused)
+        return Ranked(hits.dense, hits.lexical, fused)
 
     def _rerank(self, query: str, order: list[int]) -> list[int]:
         if self._reranker is None:

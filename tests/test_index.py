@@ -60,7 +60,7 @@ def test_build_load_round_trip(config: Config, embedder, tmp_path: Path) -> None
     report = builder(config, embedder).build([corpus(tmp_path)])
     assert report.documents == 3 and len(report.added) == 3
     data = load_index(Path(report.path))
-    assert len(data.chunks) == report.chunks == data.dense.ntotal
+    assert len(data.chunks) == report.chunks == data.search.dense.ntotal
     assert data.chunk_vectors.shape == (report.chunks, 384)
     np.testing.assert_allclose(np.linalg.norm(data.chunk_vectors, axis=1), 1.0, atol=1e-4)
     for chunk in data.chunks:

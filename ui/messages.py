@@ -56,6 +56,7 @@ def zh_error(exc: BaseException) -> str:
         (errors.IndexNotFoundError, "还没有建立索引：请上传文档，或在服务器上运行 rag index build。"),
         (errors.IndexCorruptError, "索引文件已损坏：请在服务器上运行 rag index build 重建。"),
         (errors.IndexMismatchError, "索引是用另一个模型或切分方式建立的：请运行 rag index build 重建。"),
+        (errors.IndexBackendError, "无法连接索引数据库（Milvus）：请检查服务器、地址和令牌。"),
         (errors.BuildLockedError, "索引正在更新，请稍后再问。"),
         (errors.ReaderError, "阅读模型无法加载：请检查 answer.reader 设置（详情见服务器日志）。"),
         (errors.GenerationError, "生成模型出错了：请检查 generation 设置或模型服务（详情见服务器日志）。"),

@@ -92,7 +92,7 @@ class ExtractiveAnswerer:
         for t, mult in terms.items():
             df = sum(t in x for x in texts)
             local = np.log((n + 1) / (df + 1)) + 1.0
-            weights[t] = index.lexical.idf(t) * mult * local
+            weights[t] = index.idf(t) * mult * local
         return weights
 
     @staticmethod

@@ -27,11 +27,11 @@ import numpy as np
 from rag.chunking import Chunker
 from rag.config import Config
 from rag.embed import TextEmbedder
-from rag.errors import DocumentError, EmptyCorpusError, RagError
-from rag.index.dense import build_faiss
+from rag.errors import DocumentError, EmptyCorpusError, IndexBackendError, RagError
+from rag.index.backends import make_backend
 from rag.index.files import read_files, reload_source
 from rag.index.ledger import write_ledger
-from rag.index.lexical import LexicalIndex, tokenize
+from rag.index.lexical import tokenize
 from rag.index.repair import recover_documents
 from rag.index.store import (
     FORMAT,
@@ -87,6 +87,7 @@ class IndexBuilder:
         self.embedder = embedder
         self.chunker = Chunker(config.chunking)
         self.link = Path(config.index.root) / config.index.name
+        self.backend = make_backend(config.index)
         self._dim = dim
 
     def expected_manifest(self, dim: int) -> dict:
@@ -133,7 +134,7 @@ class IndexBuilder:
         if not self.link.exists():
             return None
         try:  # no settings check: documents do not depend on settings, and _previous checks vectors
-            return load_index(self.link)
+            return load_index(self.link, search=False)
         except RagError as exc:
             return exc
 
@@ -174,16 +175,23 @@ class IndexBuilder:
             )
         with build_lock(self.link):
             sweep(self.link)
+            self.backend.ping()
             data = self._assemble(list(unique.values()), report, progress, current)
             self.link.parent.mkdir(parents=True, exist_ok=True)
             folder = Path(tempfile.mkdtemp(prefix=f".{self.link.name}.v{int(time.time())}-",
                                            dir=self.link.parent))
             try:
-                write_index(data, folder)
+                write_index(data, folder, self.backend, current if isinstance(current, IndexData) else None)
                 swap_in(folder, self.link)
+            except IndexBackendError as exc:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise IndexBackendError(f"{exc}\nThe build stopped before the swap: the current index is "
+                                        "unchanged and the vectors embedded so far are kept, so the same "
+                                        "build run again resumes.") from exc
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
+            self.backend.finish(data)
             ResumeCache(self.link, data.manifest).clear()
             write_ledger(self.link, [d.source for d in data.documents.values()])
         report.documents, report.chunks, report.sentences = len(unique), len(data.chunks), len(data.sentences)
@@ -284,7 +292,6 @@ class IndexBuilder:
             bar.close()
 
     def _combine(self, prepared: list[_Prepared], manifest: dict) -> IndexData:
-        cfg = self.config.index
         dim = manifest["embedding"]["dim"]
         chunk_vectors = np.concatenate([p.chunk_vectors for p in prepared]).astype(np.float32)
         sentence_vectors = np.concatenate([p.sentence_vectors for p in prepared]).astype(np.float32)
@@ -305,8 +312,6 @@ class IndexBuilder:
             chunk_tokens=tokens,
             chunk_vectors=chunk_vectors,
             sentence_vectors=sentence_vectors,
-            dense=build_faiss(chunk_vectors, cfg.dense, nlist=cfg.ivf_nlist, hnsw_m=cfg.hnsw_m),
-            lexical=LexicalIndex(cfg.lexical_tokenizer).build(tokens),
         )
 
 

@@ -6,8 +6,8 @@
     sentences.jsonl   one {doc_id, start, end, paragraph, number} per line
     chunks.jsonl      one chunk per line, with its BM25 tokens
     vectors.npz       chunk_vectors [n_chunks, dim], sentence_vectors [n_sentences, dim]
-    dense.faiss       the FAISS index over chunk_vectors
-    bm25/             the bm25s index
+    dense.faiss       the FAISS index over chunk_vectors   } the faiss backend; the milvus
+    bm25/             the bm25s index                      } backend keeps these in Milvus
 
 `index/<name>` is a symlink to a versioned sibling folder; a build writes a new
 folder and swaps the link with one atomic rename, so readers see either the
@@ -17,10 +17,12 @@ whole old index or the whole new one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,9 @@ import numpy as np
 from rag.chunking import Chunker
 from rag.config import Config
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.index.backends import Backend, backend_for, make_backend
 from rag.index.ledger import clear_ledger
-from rag.index.lexical import LexicalIndex
+from rag.index.search import ChunkSearch
 from rag.types import Chunk, Document, Location, Sentence
 
 FORMAT = "rag-zh-index"
@@ -50,17 +53,23 @@ class IndexData:
     chunk_tokens: list[list[str]]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
-    dense: Any  # a faiss.Index
-    lexical: LexicalIndex
+    search: ChunkSearch | None = None  # None until a backend opens it (a build's own data has none)
     # doc id -> (its rows in `chunks`, its rows in `sentences`), derived once here so
     # that per-document work (incremental reuse, per-context views) never rescans all rows
     doc_rows: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict, init=False, repr=False)
+    _df: Counter[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for row, chunk in enumerate(self.chunks):
             self.doc_rows.setdefault(chunk.doc_id, ([], []))[0].append(row)
         for row, sentence in enumerate(self.sentences):
             self.doc_rows.setdefault(sentence.doc_id, ([], []))[1].append(row)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a lexical token over chunks; an unseen term gets the maximum."""
+        if self._df is None:
+            self._df = Counter(t for tokens in self.chunk_tokens for t in set(tokens))
+        return math.log((len(self.chunks) + 1) / (self._df.get(term, 0) + 1)) + 1.0
 
     def chunk_sentence_rows(self, chunk: Chunk) -> range:
         base = self.doc_rows[chunk.doc_id][1][0]  # a document's sentences are contiguous
@@ -69,7 +78,8 @@ class IndexData:
 
 # What a change of each setting costs: the vectors (re-embed) or only the index files.
 REEMBED = {"embedding.model": True, "embedding.dim": True, "embedding.passage_prompt": True,
-           "embedding.max_seq_length": True, "chunker": True, "lexical": False, "dense": False}
+           "embedding.max_seq_length": True, "chunker": True, "lexical": False, "dense": False,
+           "backend": False}
 
 
 def stored_settings(config: Config) -> dict:
@@ -80,7 +90,8 @@ def stored_settings(config: Config) -> dict:
                       "max_seq_length": e.max_seq_length},
         "chunker": Chunker(config.chunking).fingerprint(),
         "lexical": {"tokenizer": config.index.lexical_tokenizer},
-        "dense": {"kind": config.index.dense},
+        "dense": {"kind": config.index.dense} if config.index.backend == "faiss" else None,
+        "backend": make_backend(config.index).settings(),
     }
 
 
@@ -91,7 +102,7 @@ def differences(manifest: dict[str, Any], expected: dict[str, Any]) -> list[tupl
     out = []
     for key in REEMBED:
         section, _, sub = key.partition(".")
-        have, want = manifest.get(section), expected.get(section)
+        have, want = manifest.get(section, _BEFORE_BACKENDS.get(section)), expected.get(section)
         if sub:
             have = have.get(sub) if isinstance(have, dict) else None
             want = want.get(sub) if isinstance(want, dict) else None
@@ -100,6 +111,9 @@ def differences(manifest: dict[str, Any], expected: dict[str, Any]) -> list[tupl
         if have != want:
             out.append((key, have, want))
     return out
+
+
+_BEFORE_BACKENDS = {"backend": {"kind": "faiss"}}  # what an index that does not record it used
 
 
 def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], folder: Path) -> None:
@@ -150,10 +164,12 @@ def read_documents(path: Path) -> list[Document]:
                      d.get("file_sha256", "")) for d in _jsonl(path)]
 
 
-def load_index(folder: Path, expected: dict[str, Any] | None = None) -> IndexData:
-    """Load and validate; any damage raises IndexCorruptError naming the file."""
-    import faiss
+def load_index(folder: Path, expected: dict[str, Any] | None = None, *,
+               backend: Backend | None = None, search: bool = True) -> IndexData:
+    """Load and validate; any damage raises IndexCorruptError naming the file.
 
+    With `search`, the chunk search is opened too, by `backend` or else by the backend
+    the manifest names (a build reading the old index to reuse its vectors needs none)."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     if expected is not None:
@@ -177,29 +193,26 @@ def load_index(folder: Path, expected: dict[str, Any] | None = None) -> IndexDat
         current = folder / "vectors.npz"
         with np.load(current, allow_pickle=False) as z:
             chunk_vectors, sentence_vectors = z["chunk_vectors"], z["sentence_vectors"]
-        current = folder / "dense.faiss"
-        dense = faiss.read_index(str(current))
-        current = folder / "bm25"
-        lexical = LexicalIndex.load(current)
     except (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, EOFError,
             zipfile.BadZipFile) as exc:
         raise IndexCorruptError(f"{current} is missing or damaged ({type(exc).__name__}: {exc}); "
                                 f"{REBUILD_HINT}") from exc
     n, dim = len(chunks), manifest.get("embedding", {}).get("dim")
-    if (chunk_vectors.shape != (n, dim) or sentence_vectors.shape != (len(sentences), dim)
-            or dense.ntotal != n or lexical.size != n):
+    if chunk_vectors.shape != (n, dim) or sentence_vectors.shape != (len(sentences), dim):
         raise IndexCorruptError(
-            f"{folder}: files disagree on sizes (chunks {n}, vectors {chunk_vectors.shape}, "
-            f"faiss {dense.ntotal}, bm25 {lexical.size}); {REBUILD_HINT}"
+            f"{folder}: files disagree on sizes (chunks {n}, chunk vectors {chunk_vectors.shape}, "
+            f"sentences {len(sentences)}, sentence vectors {sentence_vectors.shape}); {REBUILD_HINT}"
         )
-    return IndexData(manifest, documents, sentences, chunks, tokens, chunk_vectors,
-                     sentence_vectors, dense, lexical)
+    data = IndexData(manifest, documents, sentences, chunks, tokens, chunk_vectors, sentence_vectors)
+    if search:
+        from rag.config import IndexConfig
+
+        data.search = (backend or backend_for(manifest, IndexConfig())).open(data, folder)
+    return data
 
 
-def write_index(data: IndexData, folder: Path) -> None:
-    """Write every file into `folder` (a fresh, private folder), manifest last."""
-    import faiss
-
+def write_index(data: IndexData, folder: Path, backend: Backend, previous: IndexData | None = None) -> None:
+    """Write every file into `folder` (a fresh, private folder) and fill `backend`, manifest last."""
     folder.mkdir(parents=True, exist_ok=True)
 
     def write_jsonl(name: str, rows: list[dict[str, Any]]) -> None:
@@ -219,8 +232,7 @@ def write_index(data: IndexData, folder: Path) -> None:
                                   "tokens": t} for c, t in zip(data.chunks, data.chunk_tokens, strict=True)])
     np.savez(folder / "vectors.npz", chunk_vectors=data.chunk_vectors,
              sentence_vectors=data.sentence_vectors)
-    faiss.write_index(data.dense, str(folder / "dense.faiss"))
-    data.lexical.save(folder / "bm25")
+    backend.write(data, folder, previous)
     for path in folder.rglob("*"):  # make the bytes durable before the swap
         if path.is_file():
             with path.open("rb") as f:
