@@ -10,6 +10,7 @@ With `per_context`, each question is asked against an index of its own context o
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from rag.embed import Embedder, TextEmbedder
 from rag.errors import InvalidQuestionError
 from rag.evaluation import metrics as m
 from rag.evaluation.datasets import Dataset, Question
+from rag.index.backends import make_backend
 from rag.index.builder import IndexBuilder
 from rag.index.view import subset
 from rag.pipeline import Pipeline
@@ -51,35 +53,49 @@ def evaluate(dataset: Dataset, config: Config, *, embedder: TextEmbedder | None 
     questions = dataset.questions[:limit] if limit else dataset.questions
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         cfg = config.replace(index={"root": tmp, "name": "eval"})
-        builder = IndexBuilder(cfg, embedder, dim=embedder.dim)  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        if dataset.documents:
-            wanted = {q.doc_id for q in questions}
-            report = builder.build_documents([d for d in dataset.documents if d.id in wanted])
-        else:  # a JSONL set asks about a corpus of the user's
-            report = builder.build(list(corpus) or config.index.sources())
-        build_s = time.perf_counter() - started
-        pipeline = Pipeline(cfg, embedder=embedder)
-        variants = {"configured": pipeline}
-        if compare:
-            hand = cfg.replace(answer={"reader": None})
-            variants["hand"] = pipeline.with_index(pipeline.index, config=hand)
-        tallies = {name: _Tally() for name in variants}
-        views: dict[str, dict[str, Pipeline]] = {}  # doc id -> variant -> pipeline on that doc
-        bar = _bar(len(questions), progress)
-        for q in questions:
-            if per_context and q.doc_id and q.doc_id not in views:
-                views.clear()  # questions of one context come together; keep memory flat
-                own = subset(pipeline.index, [q.doc_id])
-                views[q.doc_id] = {name: base.with_index(own) for name, base in variants.items()}
-            for name, base in variants.items():
-                p = views[q.doc_id][name] if per_context and q.doc_id else base
-                _ask(p, q, tallies[name], max(ks), retrieval=name == "configured")
-            bar.update(1)
-        bar.close()
+        if cfg.index.backend == "milvus":  # a private collection: a lite file in tmp, or one dropped after
+            lite = "://" not in cfg.index.milvus.uri
+            cfg = cfg.replace(index={"milvus": {"uri": f"{tmp}/milvus.db" if lite else cfg.index.milvus.uri,
+                                                "collection": f"rag_zh_eval_{os.getpid()}"}})
+        try:
+            return _evaluate(dataset, questions, cfg, embedder, ks, per_context, corpus, progress, compare)
+        finally:
+            if cfg.index.backend != "faiss":
+                make_backend(cfg.index).drop()
+
+
+def _evaluate(dataset: Dataset, questions: Sequence[Question], cfg: Config, embedder: TextEmbedder,
+              ks: Sequence[int], per_context: bool, corpus: Sequence[Path], progress: bool,
+              compare: bool) -> dict[str, Any]:
+    builder = IndexBuilder(cfg, embedder, dim=embedder.dim)  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    if dataset.documents:
+        wanted = {q.doc_id for q in questions}
+        report = builder.build_documents([d for d in dataset.documents if d.id in wanted])
+    else:  # a JSONL set asks about a corpus of the user's
+        report = builder.build(list(corpus) or cfg.index.sources())
+    build_s = time.perf_counter() - started
+    pipeline = Pipeline(cfg, embedder=embedder)
+    variants = {"configured": pipeline}
+    if compare:
+        hand = cfg.replace(answer={"reader": None})
+        variants["hand"] = pipeline.with_index(pipeline.index, config=hand)
+    tallies = {name: _Tally() for name in variants}
+    views: dict[str, dict[str, Pipeline]] = {}  # doc id -> variant -> pipeline on that doc
+    bar = _bar(len(questions), progress)
+    for q in questions:
+        if per_context and q.doc_id and q.doc_id not in views:
+            views.clear()  # questions of one context come together; keep memory flat
+            own = subset(pipeline.index, [q.doc_id])
+            views[q.doc_id] = {name: base.with_index(own) for name, base in variants.items()}
+        for name, base in variants.items():
+            p = views[q.doc_id][name] if per_context and q.doc_id else base
+            _ask(p, q, tallies[name], max(ks), retrieval=name == "configured")
+        bar.update(1)
+    bar.close()
     tokens = report.embedded_tokens
     result = _summary(tallies["configured"], ks, len(questions), dataset, build_s, tokens, per_context)
-    result["answerer"] = "reader" if config.answer.reader else "hand"
+    result["answerer"] = "reader" if cfg.answer.reader else "hand"
     if compare:
         hand_result = _summary(tallies["hand"], ks, len(questions), dataset, build_s, tokens, per_context)
         result["compared"] = {"hand": {k: hand_result[k] for k in ("answer", "citation", "refusal",
