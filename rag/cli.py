@@ -150,7 +150,7 @@ def index_status(ctx: click.Context) -> None:
                    f"{d.get('source')}")
     backend = backend_for(manifest, config.index)
     try:
-        load_index(path, backend=backend)  # reads and checks every file, and the backend
+        load_index(path, config=config.index)  # reads and checks every file, and the backend
     except IndexCorruptError as exc:
         raise IndexCorruptError(f"the index is damaged: {exc}") from exc
     click.echo(f"search: {backend.describe()}")

@@ -82,7 +82,7 @@ class Pipeline:
     def _load(self) -> None:
         expected = self.builder().expected_manifest(self._dim())
         try:
-            data = load_index(self.index_path, expected)
+            data = load_index(self.index_path, expected, config=self.config.index)
         except IndexNotFoundError as exc:
             sources = self.config.index.sources()
             if not sources:
@@ -91,7 +91,7 @@ class Pipeline:
             if blocker is not None:  # never replace a user's index with the bundled corpus
                 raise IndexNotFoundError(blocker) from exc
             self.builder().build(sources)
-            data = load_index(self.index_path, expected)
+            data = load_index(self.index_path, expected, config=self.config.index)
         self._set(data)
 
     def _set(self, data: IndexData) -> None:
@@ -109,7 +109,8 @@ class Pipeline:
 
     def reload(self) -> None:
         """Pick up an index rebuilt elsewhere; answers keep using the old one until then."""
-        data = load_index(self.index_path, self.builder().expected_manifest(self._dim()))
+        data = load_index(self.index_path, self.builder().expected_manifest(self._dim()),
+                          config=self.config.index)
         with self._lock:
             self._set(data)
 

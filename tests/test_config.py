@@ -71,3 +71,24 @@ def test_replace_checks_keys() -> None:
     assert config.replace(retrieval={"top_k": 2}).retrieval.top_k == 2
     with pytest.raises(ConfigError, match="unknown key 'k'"):
         config.replace(retrieval={"k": 2})
+
+
+def test_sub_sections_are_checked_typed_overridden_and_resolved(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    path = write(tmp_path, "index:\n  backend: milvus\n  milvus:\n    uri: data/m.db\n")
+    config = Config.load(path, env=False)
+    assert config.index.milvus.uri == str((tmp_path / "data" / "m.db").resolve())  # a lite file: resolved
+    assert config.index.milvus.timeout_s == 10.0  # defaults kept for keys not given
+    monkeypatch.setenv("RAG_INDEX__MILVUS__URI", "http://milvus:19530")
+    monkeypatch.setenv("RAG_INDEX__MILVUS__TOKEN", "1234")
+    config = Config.load(path)
+    assert config.index.milvus.uri == "http://milvus:19530"  # a server address: kept as it is
+    assert config.index.milvus.token == "1234"
+    monkeypatch.setenv("RAG_INDEX__MILVUS__URL", "x")
+    with pytest.raises(ConfigError, match="unknown key 'url' in section 'index.milvus'; valid keys: uri"):
+        Config.load(path)
+    with pytest.raises(ConfigError, match="index.milvus.timeout_s must be float"):
+        Config.load(_fresh(tmp_path, "index:\n  milvus:\n    timeout_s: soon\n"), env=False)
+    with pytest.raises(ConfigError, match="index.milvus must be a mapping"):
+        Config.load(_fresh(tmp_path, "index:\n  milvus: http://x\n"), env=False)
+    assert config.replace(index={"milvus": {"collection": "kb"}}).index.milvus.token == "1234"

@@ -236,3 +236,18 @@ def test_a_wrong_token_is_named(config: Config, embedder, tmp_path: Path) -> Non
     cfg = config.replace(index={"backend": "milvus", "milvus": {"uri": uri, "token": "root:wrong-password"}})
     with pytest.raises(IndexBackendError, match=f"Milvus at {uri}: connecting failed .*token"):
         IndexBuilder(cfg, embedder).build([docs(tmp_path)])
+
+
+def test_a_lite_file_held_by_another_process_is_named(config: Config, embedder, tmp_path: Path) -> None:
+    uri = str(tmp_path / "m.db")
+    holder = subprocess.Popen([sys.executable, "-c", f"from pymilvus import MilvusClient; import time; "
+                               f"MilvusClient({uri!r}); print('ready', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        cfg = milvus_config(config, uri, tmp_path).replace(index={"milvus": {"timeout_s": 2.0}})
+        with pytest.raises(IndexBackendError, match="open in one process at a time.*milvus-lite server"):
+            IndexBuilder(cfg, embedder).build([docs(tmp_path)])
+    finally:
+        holder.kill()
+        holder.wait()

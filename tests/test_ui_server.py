@@ -117,6 +117,9 @@ def test_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
         # an empty message sends nothing, and says so in Chinese
         page.click("#send")
         expect(page.get_by_text("请输入一个问题").first).to_be_visible(timeout=10_000)
+        title = page.locator(".toast-title").first  # headed in Chinese, not the browser's "Error"
+        assert title.evaluate("e => getComputedStyle(e, '::before').content") == '"提示"'
+        assert title.evaluate("e => getComputedStyle(e).fontSize") == "0px"
 
         # ask, watch it stream, check the fact, the chip and the answer's own source card
         page.fill("#question textarea", "全省脱贫攻坚推进会在哪里召开？")
@@ -178,6 +181,12 @@ def test_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
         last = page.locator("#chat .answer").last
         assert "济南" in last.inner_text() and "泉水.txt" in last.inner_text()
 
+        # no dead icons; the one clear control takes the answers and their sources with it
+        assert page.locator("#chat button[aria-label='Share']").count() == 0
+        page.locator("#chat .top-panel button").last.click()
+        expect(page.locator("#chat .answer")).to_have_count(0, timeout=10_000)
+        assert page.locator("#chat .source").count() == 0
+
 
 @pytest.mark.browser
 def test_typing_survives_an_answer_and_a_second_send_is_refused(server: str) -> None:
@@ -201,7 +210,7 @@ def test_stop_mid_answer_keeps_what_was_shown_and_the_next_question_works(server
     from playwright.sync_api import expect
 
     with _page(server) as page:
-        page.fill("#question textarea", "会议由谁主持？")
+        page.fill("#question textarea", "刘家义强调了什么？")  # a long answer: time to stop it
         page.click("#send")
         page.wait_for_selector("#chat .answer .body", timeout=30_000)  # the answer has started
         page.click("#stop")

@@ -28,6 +28,10 @@ CSS = """
 #chat .answer.refused { border-left: 4px solid #d48806; padding-left: 10px; color: var(--body-text-color); }
 #chat .refusal-label { display: block; font-weight: 700; color: #ad6800; margin-bottom: 2px; }
 #chat .stopped { color: #ad6800; font-size: 0.9em; margin-top: 4px; }
+/* Gradio heads each toast group with its type in the browser's language ("Error", "Info");
+   this page speaks Chinese whatever the browser's language */
+.toast-title { font-size: 0 !important; }
+.toast-title::before { content: "提示"; font-size: var(--text-lg); }
 #chat a.copy { display: inline-block; margin-top: 6px; font-size: 0.85em; cursor: pointer;
   color: var(--body-text-color-subdued) !important; text-decoration: none !important; }
 #chat .copy-text { display: none; }

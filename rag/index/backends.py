@@ -107,7 +107,7 @@ def make_backend(config: IndexConfig) -> Backend:
 
 def backend_for(manifest: dict[str, Any], config: IndexConfig) -> Backend:
     """The backend that built the index of `manifest` (an index from before backends is faiss);
-    the config adds only what the manifest must not hold, the Milvus token."""
+    the config adds only what the manifest does not hold: the Milvus token and timeout."""
     recorded = manifest.get("backend") or {"kind": "faiss"}
     kind = recorded.get("kind")
     if kind == "faiss":
@@ -115,5 +115,6 @@ def backend_for(manifest: dict[str, Any], config: IndexConfig) -> Backend:
     if kind == "milvus":
         from rag.index.milvus import MilvusBackend
 
-        return MilvusBackend(recorded.get("uri", ""), recorded.get("collection", ""), config.milvus.token)
+        return MilvusBackend(recorded.get("uri", ""), recorded.get("collection", ""), config.milvus.token,
+                             config.milvus.timeout_s)
     raise IndexCorruptError(f"the manifest names an unknown backend {kind!r}; valid: {', '.join(BACKENDS)}")

@@ -49,6 +49,9 @@ FRESH_CHANNEL = {"grpc.use_local_subchannel_pool": 1, "grpc.keepalive_permit_wit
                  "grpc.keepalive_time_ms": 120_000}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 _SCHEMES = ("http://", "https://", "tcp://", "unix:")
+LITE_CHECK = ("a milvus-lite file is open in one process at a time: is another rag process (serve or "
+              "index build) using it? To share one index, run `milvus-lite server --data-dir DIR --host "
+              "127.0.0.1 --port 19530` and set index.milvus.uri to http://127.0.0.1:19530")
 CHECK = ("check that Milvus is running and reachable at this URI, and that index.milvus.token "
          "(or RAG_INDEX__MILVUS__TOKEN) is right")
 
@@ -99,7 +102,8 @@ class MilvusBackend(Backend):
             raise
         except (MilvusException, grpc.RpcError, OSError, RuntimeError, ValueError) as exc:
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            raise IndexBackendError(f"Milvus at {self.uri}: {what} failed ({message}); {CHECK}") from exc
+            raise IndexBackendError(f"Milvus at {self.uri}: {what} failed ({message}); "
+                                    f"{LITE_CHECK if self.is_lite else CHECK}") from exc
 
     def client(self) -> Any:
         if self._client is None:
@@ -110,7 +114,8 @@ class MilvusBackend(Backend):
                                   "pip install -e '.[milvus]' (make setup does)") from exc
 
             # pymilvus logs each failed call with its traceback; we raise one clear error instead
-            logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+            for name in ("pymilvus", "milvus_lite"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
             if self.is_lite:
                 Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
             # Tried until timeout_s, on a channel of our own: gRPC's shared subchannels keep backing

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from rag.chunking import Chunker
-from rag.config import Config
+from rag.config import Config, IndexConfig
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.index.backends import Backend, backend_for, make_backend
 from rag.index.ledger import clear_ledger
@@ -165,11 +165,12 @@ def read_documents(path: Path) -> list[Document]:
 
 
 def load_index(folder: Path, expected: dict[str, Any] | None = None, *,
-               backend: Backend | None = None, search: bool = True) -> IndexData:
+               config: IndexConfig | None = None, search: bool = True) -> IndexData:
     """Load and validate; any damage raises IndexCorruptError naming the file.
 
-    With `search`, the chunk search is opened too, by `backend` or else by the backend
-    the manifest names (a build reading the old index to reuse its vectors needs none)."""
+    With `search`, the chunk search is opened too, by the backend the manifest names, with
+    what only `config` may hold (the Milvus token). A build reading the old index only to
+    reuse its vectors needs no search."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     if expected is not None:
@@ -205,9 +206,7 @@ def load_index(folder: Path, expected: dict[str, Any] | None = None, *,
         )
     data = IndexData(manifest, documents, sentences, chunks, tokens, chunk_vectors, sentence_vectors)
     if search:
-        from rag.config import IndexConfig
-
-        data.search = (backend or backend_for(manifest, IndexConfig())).open(data, folder)
+        data.search = backend_for(manifest, config or IndexConfig()).open(data, folder)
     return data
 
 
