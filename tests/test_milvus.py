@@ -172,7 +172,7 @@ def test_a_foreign_or_mismatched_collection_is_refused(config: Config, embedder,
 
 def test_an_unreachable_server_gets_a_clear_error(config: Config, embedder, tmp_path: Path) -> None:
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    cfg = milvus_config(config, uri, tmp_path)
+    cfg = milvus_config(config, uri, tmp_path).replace(index={"milvus": {"timeout_s": 3.0}})
     started = time.monotonic()
     with pytest.raises(IndexBackendError, match=f"Milvus at {uri}: connecting failed .*running and reach"):
         IndexBuilder(cfg, embedder).build([docs(tmp_path)])
@@ -251,3 +251,16 @@ def test_a_lite_file_held_by_another_process_is_named(config: Config, embedder, 
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_connecting_is_retried_until_the_timeout_unless_the_token_is_refused() -> None:
+    from rag.index.milvus import _refused_for_auth
+
+    def failed(cause: str) -> IndexBackendError:  # our message always names the token setting
+        error = IndexBackendError("Milvus at x: connecting failed; check that index.milvus.token is right")
+        error.__cause__ = RuntimeError(cause)
+        return error
+
+    assert _refused_for_auth(failed("<MilvusException: (code=1800, message=auth check failure, "
+                                    "please check username, password or token)>"))
+    assert not _refused_for_auth(failed("Fail connecting to server on 127.0.0.1:1, server unavailable"))

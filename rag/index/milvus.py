@@ -304,8 +304,8 @@ class MilvusSearch(ChunkSearch):
 
 
 def _refused_for_auth(exc: BaseException) -> bool:
-    """A wrong token or user: asking again will not help."""
-    text = str(exc).lower()
+    """A wrong token or user (as the client said it, not our hint): asking again will not help."""
+    text = str(exc.__cause__ or "").lower()
     return any(w in text for w in ("auth", "token", "password", "permission", "unauthenticated"))
 
 
