@@ -191,9 +191,9 @@ class IndexBuilder:
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
-            self.backend.finish(data)
             ResumeCache(self.link, data.manifest).clear()
             write_ledger(self.link, [d.source for d in data.documents.values()])
+            self.backend.finish(data)  # after the swap: a failure here leaves a complete new index
         report.documents, report.chunks, report.sentences = len(unique), len(data.chunks), len(data.sentences)
         report.seconds = time.perf_counter() - started
         report.path = str(self.link)
