@@ -44,6 +44,22 @@ def article_questions() -> list[str]:
     return [json.loads(line)["question"] for line in lines if line]
 
 
+def article_config(root: Path, backend: str = "faiss") -> Path:
+    """A config file in `root` for a server of its own: the bundled article copied as the corpus,
+    and the index, uploads, feedback and milvus-lite file all under `root`."""
+    import shutil
+
+    (root / "corpus").mkdir()
+    shutil.copy(ROOT / "data" / "corpus" / "全省脱贫攻坚推进会在菏泽召开.txt", root / "corpus")
+    path = root / "rag.yaml"
+    path.write_text(f"index:\n  root: {root / 'index'}\n  corpus: {root / 'corpus'}\n"
+                    f"  uploads: {root / 'uploads'}\n  backend: {backend}\n"
+                    f"  milvus:\n    uri: {root / 'milvus.db'}\n"
+                    f"embedding:\n  cache_dir: {ROOT / 'models'}\n"
+                    f"ui:\n  feedback_path: {root / 'feedback.jsonl'}\n", "utf-8")
+    return path
+
+
 def build_texts(chunking, contexts: int = 80) -> list[str]:
     """What an index build embeds for the first `contexts` CMRC contexts: chunks and sentences."""
     from rag.chunking import Chunker

@@ -10,7 +10,6 @@ chips, a PDF and a Word upload), then reads VmRSS and VmHWM of the server from
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import serving  # noqa: E402
+from _common import article_config, serving  # noqa: E402
 
 from tests.office_files import make_docx, make_pdf  # noqa: E402
 
@@ -42,12 +41,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "corpus").mkdir()
-        shutil.copy(ROOT / "data" / "corpus" / "全省脱贫攻坚推进会在菏泽召开.txt", root / "corpus")
-        cfg = root / "rag.yaml"
-        cfg.write_text(f"index:\n  root: {root / 'index'}\n  corpus: {root / 'corpus'}\n"
-                       f"  uploads: {root / 'uploads'}\nembedding:\n  cache_dir: {ROOT / 'models'}\n"
-                       f"ui:\n  feedback_path: {root / 'feedback.jsonl'}\n", "utf-8")
+        cfg = article_config(root)
         pdf = make_pdf(root / "通报.pdf", [["第一页只有开场白。"], ["千佛山景区今年接待游客三百万人次。"]])
         docx = make_docx(root / "方案.docx",
                          [("h1", "实施方案"), ("p", "黄河滩区迁建工程由省发改委牵头负责。")])

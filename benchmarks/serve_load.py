@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _common import ROOT, article_questions, machine, serving, write_report  # noqa: E402
+from _common import article_config, article_questions, machine, serving, write_report  # noqa: E402
 
 
 def ask(url: str, question: str, timeout: float = 120.0) -> dict:
@@ -97,14 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     questions = article_questions()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "corpus").mkdir()
-        shutil.copy(ROOT / "data" / "corpus" / "全省脱贫攻坚推进会在菏泽召开.txt", root / "corpus")
-        cfg = root / "rag.yaml"
-        cfg.write_text(f"index:\n  root: {root / 'index'}\n  corpus: {root / 'corpus'}\n"
-                       f"  uploads: {root / 'uploads'}\n  backend: {args.backend}\n"
-                       f"  milvus:\n    uri: {root / 'milvus.db'}\n"
-                       f"embedding:\n  cache_dir: {ROOT / 'models'}\n", "utf-8")
+        cfg = article_config(Path(tmp), args.backend)
         with serving("--config", str(cfg)) as (_, url):
             expected = {q: signature(ask(url, q)) for q in questions}  # alone, one at a time
             results = []
