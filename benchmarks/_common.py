@@ -36,6 +36,14 @@ def machine() -> str:
             f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
 
 
+def memory_mb(pid: int | str = "self", key: str = "VmRSS") -> float:
+    """A process's memory figure from /proc (VmRSS now, VmHWM its peak), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"/proc/{pid}/status has no {key}")
+
+
 def article_questions() -> list[str]:
     """The questions of tests/data/article_qa.jsonl, in order."""
     import json

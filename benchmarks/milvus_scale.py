@@ -37,7 +37,7 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _common import EVAL, REPORTS, machine, write_report  # noqa: E402
+from _common import EVAL, REPORTS, machine, memory_mb, write_report  # noqa: E402
 
 DIM = 384
 SOURCES = ("cmrc2018_trial.json", "cail2019_rc_dev.json", "dureader_checklist_dev.json")
@@ -72,13 +72,6 @@ def unit_vectors(n: int, seed: int) -> np.ndarray:
     return v
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def disk_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
@@ -90,7 +83,7 @@ def one(size: int, variant: str, workdir: Path) -> dict:
     questions = [q["question"] for a in json.loads((EVAL / "cmrc2018_trial.json").read_text("utf-8"))["data"]
                  for p in a["paragraphs"] for q in p["qas"]][:200]
     queries = unit_vectors(len(questions), seed=2)
-    base_rss = rss_mb()
+    base_rss = memory_mb()
     folder = workdir / f"{variant}-{size}"
     started = time.perf_counter()
     if variant in ("flat", "hnsw"):
@@ -123,9 +116,10 @@ def one(size: int, variant: str, workdir: Path) -> dict:
         hits = search.search(v, q, 30, 30)
         times.append((time.perf_counter() - t) * 1000)
     assert hits.dense and hits.lexical
+    rss = memory_mb()
     return {"size": size, "variant": variant, "build_s": round(build_s, 1),
-            "disk_mb": round(disk_mb(folder), 1), "rss_mb": round(rss_mb(), 1),
-            "rss_index_mb": round(rss_mb() - base_rss, 1),
+            "disk_mb": round(disk_mb(folder), 1), "rss_mb": round(rss, 1),
+            "rss_index_mb": round(rss - base_rss, 1),
             "p50_ms": round(statistics.median(times), 2),
             "p95_ms": round(float(np.percentile(times, 95)), 2)}
 
@@ -139,9 +133,8 @@ def watched(command: list[str], limit_s: float, max_rss_gb: float) -> dict:
     started, peak, stopped = time.monotonic(), 0.0, ""
     while proc.poll() is None:
         try:
-            status = Path(f"/proc/{proc.pid}/status").read_text()
-            peak = max(peak, int(status.split("VmRSS:")[1].split()[0]) / 1024 / 1024)
-        except (OSError, IndexError, ValueError):
+            peak = max(peak, memory_mb(proc.pid) / 1024)
+        except (OSError, ValueError):
             pass
         elapsed = time.monotonic() - started
         if elapsed > limit_s or peak > max_rss_gb:

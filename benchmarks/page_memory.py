@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import article_config, serving  # noqa: E402
+from _common import article_config, memory_mb, serving  # noqa: E402
 
 from tests.office_files import make_docx, make_pdf  # noqa: E402
 
@@ -28,9 +28,7 @@ QUESTIONS = ["全省脱贫攻坚推进会在哪里召开？", "会议由谁主�
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
-    status = Path(f"/proc/{pid}/status").read_text().splitlines()
-    get = lambda key: int(next(x for x in status if x.startswith(key)).split()[1]) / 1024  # noqa: E731
-    return get("VmRSS"), get("VmHWM")
+    return memory_mb(pid, "VmRSS"), memory_mb(pid, "VmHWM")
 
 
 def main() -> None:

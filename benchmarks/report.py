@@ -28,6 +28,7 @@ from _common import (  # noqa: E402
     build_texts,
     flops_per_token,
     machine,
+    memory_mb,
     peak_gflops,
     serving,
 )
@@ -146,8 +147,7 @@ def serve_memory() -> float:
         client = Client(url, verbose=False)
         for q in ("全省脱贫攻坚推进会在哪里召开？", "会议由谁主持？", "菏泽的GDP是多少？"):
             client.predict(q, api_name="/ask")
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-        return int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024
+        return memory_mb(proc.pid, "VmHWM")
 
 
 def plot(q: dict, tp: dict, lat: dict, path: Path) -> None:
