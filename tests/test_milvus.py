@@ -22,16 +22,10 @@ from rag.index.milvus import MilvusBackend
 from rag.index.store import load_index
 from rag.pipeline import Pipeline
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTICLE = ROOT / "data" / "corpus" / "全省脱贫攻坚推进会在菏泽召开.txt"
+from .conftest import ARTICLE, ROOT, free_port
+
 QUESTIONS = ["全省脱贫攻坚推进会在哪里召开？", "会议由谁主持？", "刘家义强调了什么？",
              "菏泽的特色产业有哪些？"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiteServer:
