@@ -130,7 +130,6 @@ def index_build(ctx: click.Context, paths: tuple[Path, ...], sync: bool) -> None
 def index_status(ctx: click.Context) -> None:
     """Show what the index holds, check every file, and exit 1 if one is damaged."""
     from rag.errors import IndexCorruptError
-    from rag.index.backends import backend_for
     from rag.index.store import REEMBED, differences, load_index, read_manifest, stored_settings
 
     config = _config(ctx)
@@ -148,12 +147,12 @@ def index_status(ctx: click.Context) -> None:
     for d in docs:
         click.echo(f"  {d.get('id')}  {d.get('chars', 0):>8} chars  {d.get('chunks', 0):>5} chunks  "
                    f"{d.get('source')}")
-    backend = backend_for(manifest, config.index)
     try:
-        load_index(path, config=config.index)  # reads and checks every file, and the backend
+        data = load_index(path, config=config.index)  # reads and checks every file, and the backend
     except IndexCorruptError as exc:
         raise IndexCorruptError(f"the index is damaged: {exc}") from exc
-    click.echo(f"search: {backend.describe()}")
+    assert data.search is not None
+    click.echo(f"search: {data.search.describe()}")
     click.echo("files: all present and consistent")
 
 

@@ -194,9 +194,14 @@ class Config:
         return dataclasses.replace(self, **updated)
 
 
+def is_lite_uri(uri: str) -> bool:
+    """True for a milvus-lite file path; False for a server address (http://, tcp://, unix:…)."""
+    return "://" not in uri and not uri.startswith("unix:")
+
+
 def _milvus_uri(uri: str, absolute: typing.Callable[[str], str]) -> str:
     """A milvus-lite file path made absolute; a server address kept as it is."""
-    return uri if "://" in uri else absolute(uri)
+    return absolute(uri) if is_lite_uri(uri) else uri
 
 
 def _project_root(config_path: Path) -> Path:

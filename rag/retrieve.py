@@ -49,7 +49,6 @@ class HybridRetriever:
             raise ValueError("this IndexData has no search opened (load it with load_index)")
         self.config = config
         self.index = index
-        self.search_index = index.search
         self._reranker = None
 
     def search(self, query: str, query_vector: np.ndarray, k: int | None = None,
@@ -58,7 +57,8 @@ class HybridRetriever:
         c = self.config
         k = k or c.top_k
         depth = max(k, c.dense_k)
-        hits = self.search_index.search(query_vector, lexical_query or query,
+        assert self.index.search is not None  # checked in __init__
+        hits = self.index.search.search(query_vector, lexical_query or query,
                                         depth if c.dense_weight > 0 else 0,
                                         max(k, c.lexical_k) if c.lexical_weight > 0 else 0)
         scores = rrf(hits.dense, hits.lexical, c)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.config import Config
+from rag.config import Config, is_lite_uri
 from rag.embed import Embedder, TextEmbedder
 from rag.errors import InvalidQuestionError
 from rag.evaluation import metrics as m
@@ -54,7 +54,7 @@ def evaluate(dataset: Dataset, config: Config, *, embedder: TextEmbedder | None 
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         cfg = config.replace(index={"root": tmp, "name": "eval"})
         if cfg.index.backend == "milvus":  # a private collection: a lite file in tmp, or one dropped after
-            lite = "://" not in cfg.index.milvus.uri
+            lite = is_lite_uri(cfg.index.milvus.uri)
             cfg = cfg.replace(index={"milvus": {"uri": f"{tmp}/milvus.db" if lite else cfg.index.milvus.uri,
                                                 "collection": f"rag_zh_eval_{os.getpid()}"}})
         try:

@@ -54,10 +54,6 @@ class Backend(ABC):
     def drop(self) -> None:
         """Delete what lives outside the index folder (for `rag index remove --all`)."""
 
-    def describe(self) -> str:
-        """One line for `rag index status`."""
-        return self.kind
-
 
 class FaissBackend(Backend):
     """FAISS (flat, IVF or HNSW) and bm25s, saved as files in the index folder."""
@@ -85,13 +81,11 @@ class FaissBackend(Backend):
             raise IndexCorruptError(f"{folder / 'dense.faiss'} or {folder / 'bm25'} is missing or "
                                     f"damaged ({type(exc).__name__}: {exc}); {REBUILD_HINT}") from exc
         n = len(data.chunks)
-        if search.dense.ntotal != n or search.size != n:
-            raise IndexCorruptError(f"{folder}: files disagree on sizes (chunks {n}, "
-                                    f"faiss {search.dense.ntotal}, bm25 {search.size}); {REBUILD_HINT}")
+        dense, bm25 = search.dense.ntotal, search.lexical.size
+        if dense != n or bm25 != n:
+            raise IndexCorruptError(f"{folder}: files disagree on sizes (chunks {n}, faiss {dense}, "
+                                    f"bm25 {bm25}); {REBUILD_HINT}")
         return search
-
-    def describe(self) -> str:
-        return "faiss + bm25s, files in the index folder"
 
 
 def make_backend(config: IndexConfig) -> Backend:

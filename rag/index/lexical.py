@@ -95,16 +95,6 @@ class LexicalIndex:
         top = top[scores[top] > 0]
         return top.astype(np.int64), scores[top].astype(np.float32)
 
-    def idf(self, term: str) -> float:
-        """Inverse document frequency over chunks; a term never seen gets the maximum."""
-        df = 0
-        if self._bm25 is not None:
-            tid = self._bm25.vocab_dict.get(term)
-            if tid is not None:
-                indptr = self._bm25.scores["indptr"]
-                df = int(indptr[tid + 1] - indptr[tid])
-        return float(np.log((self.size + 1) / (df + 1)) + 1.0)
-
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self._bm25.save(str(folder))

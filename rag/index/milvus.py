@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.config import IndexConfig
+from rag.config import IndexConfig, is_lite_uri
 from rag.errors import ConfigError, IndexBackendError, IndexCorruptError, IndexMismatchError, RagError
 from rag.index.backends import Backend
 from rag.index.search import ChunkSearch, Hits
@@ -65,7 +65,7 @@ class MilvusBackend(Backend):
                               "or a server address such as http://localhost:19530")
         if "://" in uri and not uri.startswith(_SCHEMES):
             raise ConfigError(f"index.milvus.uri {uri!r} has an unknown scheme; valid: {', '.join(_SCHEMES)}")
-        if "://" not in uri and not uri.startswith("unix:") and not uri.endswith(".db"):
+        if is_lite_uri(uri) and not uri.endswith(".db"):
             raise ConfigError(f"index.milvus.uri {uri!r}: a milvus-lite path must end in .db "
                               "(or give a server address such as http://localhost:19530)")
         if not _NAME.fullmatch(collection):
@@ -84,7 +84,7 @@ class MilvusBackend(Backend):
 
     @property
     def is_lite(self) -> bool:
-        return "://" not in self.uri and not self.uri.startswith("unix:")
+        return is_lite_uri(self.uri)
 
     def settings(self) -> dict[str, Any]:
         return {"kind": self.kind, "uri": self.uri, "collection": self.collection}
@@ -233,22 +233,22 @@ class MilvusBackend(Backend):
 
     def finish(self, data: IndexData) -> None:
         """Delete chunks of documents no longer indexed, then check the count (re-fill if off)."""
-        c = self.client()
-        ids = json.dumps(sorted(data.documents))
-        with self.calls(f"deleting removed documents from {self.collection}"):
-            c.delete(self.collection, filter=f"doc_id not in {ids}", timeout=self.timeout_s * 6)
-        self.flush()
-        n = self.count()
+        n = self._prune(data)
         if n != len(data.chunks):  # rows lost or added outside our builds: upsert all, no re-embedding
             log.warning("%s holds %d chunks, the index %d: writing every chunk again", self.collection, n,
                         len(data.chunks))
             self._upsert(data, list(range(len(data.chunks))))
-            with self.calls(f"deleting removed documents from {self.collection}"):
-                c.delete(self.collection, filter=f"doc_id not in {ids}", timeout=self.timeout_s * 6)
-            self.flush()
-            if (n := self.count()) != len(data.chunks):
+            if (n := self._prune(data)) != len(data.chunks):
                 raise IndexCorruptError(f"collection {self.collection} at {self.uri} holds {n} chunks after "
                                         f"a full sync, the index {len(data.chunks)}; drop it and build again")
+
+    def _prune(self, data: IndexData) -> int:
+        """Delete the chunks of documents `data` does not hold, flush, and count what is left."""
+        ids = json.dumps(sorted(data.documents))
+        with self.calls(f"deleting removed documents from {self.collection}"):
+            self.client().delete(self.collection, filter=f"doc_id not in {ids}", timeout=self.timeout_s * 6)
+        self.flush()
+        return self.count()
 
     def open(self, data: IndexData, folder: Path) -> ChunkSearch:
         c = self.client()
@@ -266,9 +266,6 @@ class MilvusBackend(Backend):
         with self.calls(f"dropping collection {self.collection}"):
             if c.has_collection(self.collection, timeout=self.timeout_s):
                 c.drop_collection(self.collection, timeout=self.timeout_s)
-
-    def describe(self) -> str:
-        return f"milvus collection {self.collection} at {self.uri} ({self.count()} chunks)"
 
 
 class MilvusSearch(ChunkSearch):
@@ -295,6 +292,10 @@ class MilvusSearch(ChunkSearch):
                                  timeout=b.timeout_s)
                 lexical = self._rows(found)
         return Hits(dense, lexical)
+
+    def describe(self) -> str:
+        b = self.backend
+        return f"milvus collection {b.collection} at {b.uri} ({b.count()} chunks)"
 
     def _rows(self, found: Any) -> list[int]:
         """Hits as store rows, best first; a chunk this store does not know (a build under way

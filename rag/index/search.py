@@ -36,6 +36,10 @@ class ChunkSearch(ABC):
     def search(self, query_vector: np.ndarray, query_text: str, dense_k: int, lexical_k: int) -> Hits:
         """Rows of the best `dense_k` chunks by cosine and the best `lexical_k` by BM25 (0 = skip)."""
 
+    def describe(self) -> str:
+        """One line for `rag index status`."""
+        return type(self).__name__
+
 
 class FaissSearch(ChunkSearch):
     """FAISS over the chunk vectors and bm25s over our own jieba or bigram tokens."""
@@ -45,7 +49,6 @@ class FaissSearch(ChunkSearch):
             raise ValueError(f"FAISS holds {dense.ntotal} chunks but BM25 holds {lexical.size}")
         self.dense = dense
         self.lexical = lexical
-        self.size = lexical.size
 
     @classmethod
     def build(cls, vectors: np.ndarray, tokens: list[list[str]], *, dense: str = "flat",
@@ -57,6 +60,9 @@ class FaissSearch(ChunkSearch):
         dense = search_faiss(self.dense, query_vector, dense_k)[0].tolist() if dense_k > 0 else []
         lexical = self.lexical.search(query_text, lexical_k)[0].tolist() if lexical_k > 0 else []
         return Hits(dense, lexical)
+
+    def describe(self) -> str:
+        return "faiss + bm25s, files in the index folder"
 
     # -- files --------------------------------------------------------------
     def save(self, folder: Path) -> None:
