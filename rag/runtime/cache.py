@@ -56,9 +56,6 @@ class ChoiceCache:
                 Path(tmp).unlink(missing_ok=True)
                 raise
 
-    def entries(self) -> dict[str, dict]:
-        return self._entries()
-
     def _entries(self) -> dict[str, dict]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
