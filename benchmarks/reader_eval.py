@@ -24,6 +24,7 @@ from rag.config import Config  # noqa: E402
 from rag.embed import Embedder  # noqa: E402
 from rag.evaluation.datasets import load_dataset  # noqa: E402
 from rag.evaluation.runner import evaluate  # noqa: E402
+from rag.reader.weights import DEFAULT_READER  # noqa: E402
 
 SETS = {  # name: (file, per_context)
     "cmrc": (EVAL / "cmrc2018_trial.json", False),
@@ -40,7 +41,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
     config = Config.load()
-    config = config.replace(answer={"reader": config.answer.reader or "reader-v2"})
+    config = config.replace(answer={"reader": config.answer.reader or DEFAULT_READER})
     embedder = Embedder(config.embedding)
     out = REPORTS / "reader"
     out.mkdir(parents=True, exist_ok=True)

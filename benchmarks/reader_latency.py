@@ -26,6 +26,7 @@ from rag.evaluation.metrics import percentile  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.reader.loading import shared_base  # noqa: E402
 from rag.reader.reader import SpanReader  # noqa: E402
+from rag.reader.weights import DEFAULT_READER  # noqa: E402
 
 
 def main() -> None:
@@ -35,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     questions = article_questions()
     config = Config.load()
-    name = config.answer.reader or "reader-v2"
+    name = config.answer.reader or DEFAULT_READER
     hand = Pipeline(config.replace(answer={"reader": None}))
     variants: dict[str, Pipeline] = {"reader off (sentences)": hand}
     for dtype in ("float32", "bfloat16"):

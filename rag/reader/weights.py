@@ -1,8 +1,11 @@
 """The reader's shipped weights: a versioned folder inside the package.
 
     rag/weights/reader-v2/
-        model.safetensors   the top layers (float16) and the span head; metadata
-                            carries the format header
+        model.safetensors   the top layers and the span head; metadata carries the
+                            format header. Version 2 stores every weight matrix of
+                            the top layers as int8 with one float32 scale per row
+                            (`<name>` and `<name>.scale`), the rest in float16;
+                            version 1 stored all of the top layers in float16
         reader.json         format + version, base model, how many layers are
                             frozen, a probe of the base, SHA-256 of model.safetensors,
                             the refusal calibration
@@ -28,10 +31,13 @@ from typing import TYPE_CHECKING, Any
 from rag.errors import ReaderError
 
 if TYPE_CHECKING:
+    import torch
+
     from rag.reader.net import ReaderNet
 
 FORMAT = "rag-zh-reader"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_READER = "reader-v2"
 PROBE_TEXT = "query: 全省脱贫攻坚推进会在哪里召开？ passage: 会议在菏泽召开，省委书记出席并讲话。"
@@ -107,17 +113,42 @@ def save(net: ReaderNet, meta: ReaderMeta, folder: Path) -> ReaderMeta:
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    tensors = {f"top.{k}": v.detach().to(torch.float16).contiguous() for k, v in net.top.state_dict().items()}
+    tensors: dict[str, torch.Tensor] = {}
+    for k, v in net.top.state_dict().items():
+        if v.dim() == 2:  # a weight matrix: int8 rows, each with its own scale
+            tensors[f"top.{k}"], tensors[f"top.{k}.scale"] = quantize_rows(v.detach().float())
+        else:
+            tensors[f"top.{k}"] = v.detach().to(torch.float16).contiguous()
     tensors.update({f"head.{k}": v.detach().float().contiguous() for k, v in net.head.state_dict().items()})
     save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": FORMAT, "version": str(VERSION)})
     meta = ReaderMeta(**{**asdict(meta), "calibration": meta.calibration,
-                         "sha256": sha256_file(tmp / "model.safetensors")})
+                         "sha256": sha256_file(tmp / "model.safetensors"), "version": VERSION})
     (tmp / "reader.json").write_text(json.dumps(asdict(meta), ensure_ascii=False, indent=2) + "\n", "utf-8")
     for extra in ("MODEL_CARD.md",):
         if (folder / extra).is_file():
             os.replace(folder / extra, tmp / extra)
     swap_in(tmp, folder)
     return meta
+
+
+def quantize_rows(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 per row: w ~ q * scale, with |q| <= 127 and scale = max|row| / 127."""
+    import torch
+
+    scale = (w.abs().amax(dim=1, keepdim=True) / 127).clamp(min=1e-12)
+    q = torch.round(w / scale).clamp(-127, 127).to(torch.int8)
+    return q.contiguous(), scale.float().contiguous()
+
+
+def dequantize(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The float32 tensors under `prefix`, int8 matrices multiplied back by their row scales."""
+    out = {}
+    for k, v in tensors.items():
+        if not k.startswith(prefix) or k.endswith(".scale"):
+            continue
+        scale = tensors.get(f"{k}.scale")
+        out[k[len(prefix):]] = v.float() * scale if scale is not None else v.float()
+    return out
 
 
 def swap_in(tmp: Path, folder: Path) -> None:
@@ -143,9 +174,9 @@ def read_meta(folder: Path) -> ReaderMeta:
         if raw.get("format") != FORMAT:
             raise ReaderError(f"{path} is not a rag-zh reader (format {raw.get('format')!r}, "
                               f"expected {FORMAT!r}); {FIX}")
-        if raw.get("version") != VERSION:
+        if raw.get("version") not in READABLE_VERSIONS:
             raise ReaderError(f"{path} has reader format version {raw.get('version')!r}; this rag-zh "
-                              f"reads version {VERSION}; {FIX}")
+                              f"reads versions {', '.join(map(str, READABLE_VERSIONS))}; {FIX}")
         raw["calibration"] = Calibration(**raw.get("calibration", {}))
         return ReaderMeta(**raw)
     except (json.JSONDecodeError, TypeError, UnicodeDecodeError, AttributeError) as exc:
@@ -167,8 +198,7 @@ def load_into(net: ReaderNet, folder: Path, meta: ReaderMeta, tokenizer: Any) ->
         tensors = load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise ReaderError(f"{path} cannot be read ({exc}); {FIX}") from exc
-    top = {k[4:]: v.float() for k, v in tensors.items() if k.startswith("top.")}
-    head = {k[5:]: v.float() for k, v in tensors.items() if k.startswith("head.")}
+    top, head = dequantize(tensors, "top."), dequantize(tensors, "head.")
     try:
         net.top.load_state_dict(top)
         net.head.load_state_dict(head)
