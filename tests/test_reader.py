@@ -89,6 +89,11 @@ def test_missing_reader_names_the_folder_and_the_way_out(pipeline: Pipeline, tmp
         _load(pipeline, tmp_path / "nowhere")
 
 
+def test_an_empty_reader_name_is_refused_with_the_choices() -> None:
+    result = CliRunner().invoke(main, ["models"], env={"RAG_ANSWER__READER": ""})
+    assert "answer.reader is empty" in result.output and DEFAULT_READER in result.output, result.output
+
+
 def test_corrupt_weights_are_refused(pipeline: Pipeline, tmp_path: Path) -> None:
     folder = _copy(tmp_path)
     data = bytearray((folder / "model.safetensors").read_bytes())
@@ -143,3 +148,20 @@ def test_article_question_set_with_short_answers(pipeline: Pipeline, article_qa:
     assert hits >= ARTICLE_MIN_HITS, misses
     assert shorts >= ARTICLE_MIN_HITS
     assert refused >= ARTICLE_MIN_REFUSED
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "bfloat16-weights"])
+def test_bfloat16_paths_read_the_same_spans_as_float32(embedder, dtype: str) -> None:
+    """Autocast and the lean bfloat16 layers must find float32's spans, with close margins."""
+    from rag.reader.loading import shared_base
+    from rag.reader.reader import SpanReader
+
+    text = ARTICLE.read_text("utf-8")
+    windows = [text[i : i + 160] for i in range(0, 1600, 200)]
+    question = "全省脱贫攻坚推进会在哪里召开？"
+    exact = SpanReader(DEFAULT_READER, lambda: shared_base(embedder.model), "float32").read(question, windows)
+    fast = SpanReader(DEFAULT_READER, lambda: shared_base(embedder.model), dtype).read(question, windows)
+    best = max(range(len(windows)), key=lambda i: exact[i].margin)
+    assert "菏泽" in windows[best][exact[best].start : exact[best].end]
+    assert (fast[best].start, fast[best].end) == (exact[best].start, exact[best].end)
+    assert max(abs(a.margin - b.margin) for a, b in zip(fast, exact, strict=True)) < 1.0

@@ -152,3 +152,26 @@ def test_rag_models_measure_times_every_shape_again(cfg: Path) -> None:
     for shape in ("passages ", "query ", "reader "):
         line = next(x for x in runtime if x.strip().startswith(shape))
         assert "median ms" in line, result.output
+
+
+def test_lean_layers_compute_what_transformers_computes(embedder: Embedder) -> None:
+    """In float32 the lean layers must agree with BertModel to rounding, padding rows included."""
+    import torch
+
+    from rag.runtime.lean import LeanEncoder
+
+    enc = embedder.encoder
+    assert enc is not None
+    model = enc.model
+    ids = enc.token_ids(["全省脱贫攻坚推进会在菏泽召开。", "中", "😀 emoji 与 English 混合"])
+    width = max(map(len, ids))
+    input_ids = torch.tensor([i + [enc.pad_id] * (width - len(i)) for i in ids])
+    mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids])
+    with torch.inference_mode():
+        want = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        lean = LeanEncoder(model.encoder.layer, model.config, torch.float32)
+        got = lean(model.embeddings(input_ids=input_ids), mask)
+        alone = lean(model.embeddings(input_ids=input_ids[1:2, :len(ids[1])]))  # one text: no mask
+    real = mask.bool()
+    assert torch.allclose(got[real], want[real], atol=1e-4)
+    assert torch.allclose(alone[0], want[1, :len(ids[1])], atol=1e-4)

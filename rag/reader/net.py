@@ -38,6 +38,7 @@ class ReaderNet(nn.Module):
         self.trained_from = trained_from
         self.top = nn.ModuleList(copy.deepcopy(layers[i]) for i in range(trained_from, len(layers)))
         self.head = nn.Linear(base.config.hidden_size, 2)
+        self._lean: Any = None  # lean bfloat16 layers for answering, made on first use
 
     def frozen_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Hidden states after the shared, frozen bottom layers."""
@@ -56,6 +57,21 @@ class ReaderNet(nn.Module):
         for layer in self.top:
             h = _out(layer(h, attention_mask=bias))
         return self.head(h).float()
+
+    def lean_forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """`forward` for answering only: all 12 layers as one lean bfloat16 copy (rag/runtime/lean.py).
+
+        The copy is taken on first call, so weights changed after it (training) are not seen.
+        """
+        from rag.runtime.lean import LeanEncoder
+
+        base = self.__dict__["base"]
+        if self._lean is None:
+            layers = [*base.encoder.layer[: self.trained_from], *self.top]
+            self._lean = LeanEncoder(layers, base.config, torch.bfloat16)
+        with torch.no_grad():
+            h = self._lean(base.embeddings(input_ids=input_ids), attention_mask)
+            return self.head(h.float()).float()
 
 
 def precision(dtype: str) -> Any:

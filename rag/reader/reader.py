@@ -1,6 +1,6 @@
 """SpanReader: read windows, return the best span of each. Loads on first use.
 
-    reader = SpanReader("reader-v2", base=lambda: (bert_model, tokenizer))
+    reader = SpanReader("reader-v4", base=lambda: (bert_model, tokenizer))
     spans = reader.read("全省脱贫攻坚推进会在哪里召开？", ["全省脱贫攻坚推进会在菏泽召开。…"])
 """
 
@@ -39,8 +39,6 @@ class SpanReader:
         """`dtype` "auto": measured on this machine when a `planner` is given, else by CPU support."""
         if dtype not in DTYPES:
             raise ConfigError(f"reader dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        # the reader's top layers are its own: "bfloat16-weights" means bfloat16 autocast here
-        dtype = "bfloat16" if dtype == "bfloat16-weights" else dtype
         self.folder = weights.resolve_folder(name_or_path)
         self.meta = weights.read_meta(self.folder)  # cheap: a small JSON file, checked now
         self._base = base
@@ -77,7 +75,7 @@ class SpanReader:
         return self._net
 
     def _measured_dtype(self) -> str:
-        """float32 or bfloat16 autocast, whichever reads the fixed windows faster here."""
+        """float32, bfloat16 autocast or lean bfloat16 layers, whichever reads the fixed windows fastest."""
         assert self.planner is not None
         windows = workload.reader_windows()
 
@@ -85,7 +83,8 @@ class SpanReader:
             return self._logits(workload.QUERY, windows, dtype)  # rows: start, end
 
         reference = logits("float32")
-        candidates = [Candidate(d, lambda d=d: logits(d)) for d in ("float32", "bfloat16")]
+        paths = ("float32", "bfloat16", "bfloat16-weights")
+        candidates = [Candidate(d, lambda d=d: logits(d)) for d in paths]
         shape = f"reader/{self.folder.name}"
         return self.planner.choose(shape, lambda: fastest(candidates, reference, repeat=5)).best
 
@@ -100,7 +99,7 @@ class SpanReader:
         net = self.load()
         batch = encode(self._tokenizer, [question] * len(windows), list(windows))
         with torch.inference_mode(), precision(self.dtype):
-            logits = net(batch.input_ids, batch.attention_mask)
+            logits = self._run(net, batch.input_ids, batch.attention_mask, self.dtype)
         return best_spans(logits, batch, self.max_answer_tokens)
 
     def _logits(self, question: str, windows: Sequence[str], dtype: str) -> np.ndarray:
@@ -112,6 +111,12 @@ class SpanReader:
         assert self._net is not None
         batch = encode(self._tokenizer, [question] * len(windows), list(windows))
         with torch.inference_mode(), precision(dtype):
-            logits = self._net(batch.input_ids, batch.attention_mask)
+            logits = self._run(self._net, batch.input_ids, batch.attention_mask, dtype)
         mask = batch.attention_mask.bool()
         return torch.stack([logits[..., 0][mask], logits[..., 1][mask]]).float().numpy()
+
+    @staticmethod
+    def _run(net: ReaderNet, input_ids: Any, attention_mask: Any, dtype: str) -> Any:
+        if dtype == "bfloat16-weights":
+            return net.lean_forward(input_ids, attention_mask)
+        return net(input_ids, attention_mask)

@@ -9,7 +9,8 @@ module-by-module pooling) costs more than the arithmetic. Here:
   3. each batch runs once under inference_mode, in one of three paths:
      "float32"; "bfloat16" (autocast: float32 weights, cast at every matmul);
      "bfloat16-weights" (a bfloat16 copy of the 12 encoder layers, about 42 MB,
-     made on first use; embeddings stay float32 and shared);
+     made on first use and run as lean layers, see lean.py; embeddings stay
+     float32 and shared);
   4. the hidden states are mean-pooled over real tokens and normalized in float32.
 
 A batch of one needs no attention mask at all.
@@ -17,7 +18,6 @@ A batch of one needs no attention mask at all.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any
@@ -89,17 +89,11 @@ class TorchEncoder:
         return pooled.numpy()
 
     def _bf16_forward(self, input_ids: Any, mask: Any) -> Any:
-        """Embeddings in float32, then the bfloat16 copy of the encoder layers."""
+        """Embeddings in float32, then the lean bfloat16 copy of the encoder layers."""
         import torch
 
+        from rag.runtime.lean import LeanEncoder
+
         if self._bf16_layers is None:
-            layers = copy.deepcopy(self.model.encoder.layer).to(torch.bfloat16).eval()
-            self._bf16_layers = layers.requires_grad_(False)
-        h = self.model.embeddings(input_ids=input_ids).to(torch.bfloat16)
-        bias = None
-        if mask is not None:  # additive: 0 for tokens, a very negative number for padding
-            bias = (1.0 - mask[:, None, None, :].to(torch.bfloat16)) * torch.finfo(torch.bfloat16).min
-        for layer in self._bf16_layers:
-            out = layer(h, attention_mask=bias)
-            h = out[0] if isinstance(out, tuple) else out
-        return h
+            self._bf16_layers = LeanEncoder(self.model.encoder.layer, self.model.config, torch.bfloat16)
+        return self._bf16_layers(self.model.embeddings(input_ids=input_ids), mask)
