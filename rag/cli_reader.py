@@ -9,6 +9,7 @@ import click
 
 from rag.config import PACKAGE_ROOT, Config
 from rag.errors import DatasetError, ReaderError
+from rag.reader.weights import DEFAULT_READER
 
 SHARED_TRAIN = PACKAGE_ROOT.parent / "shared" / "train"
 DEFAULT_FILES = ("cmrc2018_train.json.gz", "drcd_train_subset.json.gz")
@@ -55,10 +56,10 @@ def reader() -> None:
               help="SQuAD-format JSON (.json or .json.gz); default: CMRC 2018 train and the DRCD subset.")
 @click.option("--work", type=click.Path(path_type=Path), default=DEFAULT_WORK, show_default=True,
               help="Checkpoints; a run killed and started again with the same settings resumes here.")
-@click.option("--out", default="reader-v2", show_default=True,
+@click.option("--out", default=DEFAULT_READER, show_default=True,
               help="Name under rag/weights/, or a folder, for the calibrated weights.")
 @click.option("--epochs", type=click.FloatRange(0.01, 20), default=1.0, show_default=True)
-@click.option("--trained-from", type=click.IntRange(0, 11), default=6, show_default=True,
+@click.option("--trained-from", type=click.IntRange(0, 11), default=3, show_default=True,
               help="Fine-tune this layer and the ones above; the rest stay e5-small's.")
 @click.option("--batch-size", type=click.IntRange(1, 512), default=32, show_default=True)
 @click.option("--lr", type=click.FloatRange(1e-7, 1.0), default=1e-4, show_default=True)
@@ -98,7 +99,7 @@ def train_command(ctx: click.Context, files: tuple[Path, ...], work: Path, out: 
 
 @reader.command("calibrate")
 @click.option("--work", type=click.Path(path_type=Path), default=DEFAULT_WORK, show_default=True)
-@click.option("--out", default="reader-v2", show_default=True)
+@click.option("--out", default=DEFAULT_READER, show_default=True)
 @click.option("--max-refused", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Most answerable validation questions the refusal rule may refuse.")
 @click.pass_context

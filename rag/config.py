@@ -97,7 +97,7 @@ class AnswerConfig:
     refuse_below: float = 0.73
     keep_ratio: float = 0.9
     refusal_text: str = DEFAULT_REFUSAL
-    reader: str | None = "reader-v2"  # a folder under rag/weights/, a path, or null (sentences only)
+    reader: str | None = "reader-v4"  # a folder under rag/weights/, a path, or null (sentences only)
     reader_windows: int = 4  # best hand-scored sentences whose windows the reader reads
 
 

@@ -76,7 +76,7 @@ def model_card(meta: ReaderMeta, result: dict[str, Any], calibration: dict[str, 
         "`" + json.dumps({k: v for k, v in s.items() if k not in ("files", "validation")}) + "`",
         "",
         f"Steps: {result.get('steps')}, wall time {result.get('wall_s', 0) / 60:.1f} min on the CPU it "
-        f"was trained on; best validation loss at step {result.get('best_step')}.",
+        f"was trained on; best validation F1 at step {result.get('best_step')}.",
         "",
         "## Validation (windows)",
         "",

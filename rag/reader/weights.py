@@ -1,6 +1,6 @@
 """The reader's shipped weights: a versioned folder inside the package.
 
-    rag/weights/reader-v2/
+    rag/weights/reader-v4/
         model.safetensors   the top layers and the span head; metadata carries the
                             format header. Version 2 stores every weight matrix of
                             the top layers as int8 with one float32 scale per row
@@ -39,7 +39,7 @@ FORMAT = "rag-zh-reader"
 VERSION = 2
 READABLE_VERSIONS = (1, 2)
 WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"
-DEFAULT_READER = "reader-v2"
+DEFAULT_READER = "reader-v4"
 PROBE_TEXT = "query: 全省脱贫攻坚推进会在哪里召开？ passage: 会议在菏泽召开，省委书记出席并讲话。"
 PROBE_MIN_COSINE = 0.99
 FIX = ("retrain it with `rag reader train`, or switch the reader off with answer.reader: null "
@@ -82,7 +82,10 @@ class ReaderMeta:
 
 
 def resolve_folder(name_or_path: str) -> Path:
-    """A bare name ("reader-v2") is a folder under rag/weights/; anything else is a path."""
+    """A bare name ("reader-v4") is a folder under rag/weights/; anything else is a path."""
+    if not name_or_path.strip():
+        raise ReaderError(f"answer.reader is empty: name a reader (the shipped one is {DEFAULT_READER!r}) "
+                          "or a folder, or set it to null for sentence answers")
     p = Path(name_or_path).expanduser()
     if "/" in name_or_path or p.is_absolute():
         return p
