@@ -22,6 +22,10 @@ from .conftest import ARTICLE, ROOT, free_port
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "tests" / "screenshots"
 
+# Answered with a 100-character sentence after the span: about 20 streamed updates of 60 ms, time
+# to act while it streams (a reader that answers "刘家义强调了什么？" in 30 characters leaves none).
+LONG_ANSWER = "扶贫措施方面把什么作为主攻方向？"
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -186,7 +190,7 @@ def test_typing_survives_an_answer_and_a_second_send_is_refused(server: str) -> 
     from playwright.sync_api import expect
 
     with _page(server) as page:
-        page.fill("#question textarea", "刘家义强调了什么？")
+        page.fill("#question textarea", LONG_ANSWER)
         page.click("#send")
         expect(page.locator("#stop")).to_be_visible(timeout=10_000)  # send became stop
         page.fill("#question textarea", "下一个问题")
@@ -203,7 +207,7 @@ def test_stop_mid_answer_keeps_what_was_shown_and_the_next_question_works(server
     from playwright.sync_api import expect
 
     with _page(server) as page:
-        page.fill("#question textarea", "刘家义强调了什么？")  # a long answer: time to stop it
+        page.fill("#question textarea", LONG_ANSWER)  # time to stop it
         page.click("#send")
         page.wait_for_selector("#chat .answer .body", timeout=30_000)  # the answer has started
         page.click("#stop")
