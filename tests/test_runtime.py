@@ -175,3 +175,8 @@ def test_lean_layers_compute_what_transformers_computes(embedder: Embedder) -> N
     real = mask.bool()
     assert torch.allclose(got[real], want[real], atol=1e-4)
     assert torch.allclose(alone[0], want[1, :len(ids[1])], atol=1e-4)
+    # one copy per layer and dtype: the reader's lean bottom layers are the embedder's
+    bf16 = LeanEncoder(model.encoder.layer, model.config, torch.bfloat16)
+    bottom = LeanEncoder(model.encoder.layer[:3], model.config, torch.bfloat16)
+    assert all(a is b for a, b in zip(bottom.layers, bf16.layers[:3], strict=True))
+    assert lean.layers[0] is not bf16.layers[0] and lean.layers[0].qkv_w.dtype == torch.float32

@@ -59,9 +59,10 @@ class ReaderNet(nn.Module):
         return self.head(h).float()
 
     def lean_forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """`forward` for answering only: all 12 layers as one lean bfloat16 copy (rag/runtime/lean.py).
+        """`forward` for answering only: all 12 layers as lean bfloat16 copies (rag/runtime/lean.py);
+        the bottom ones are the embedder's copies when it made them.
 
-        The copy is taken on first call, so weights changed after it (training) are not seen.
+        The copies are taken on first call, so weights changed after it (training) are not seen.
         """
         from rag.runtime.lean import LeanEncoder
 

@@ -9,11 +9,13 @@ that overhead is most of the time. A lean layer is:
   3. the output projection, residual and LayerNorm;
   4. the feed-forward block (GELU), residual and LayerNorm.
 
-The weights are copied once, in the dtype asked for (bfloat16 halves them).
+The weights are copied once per layer and dtype (bfloat16 halves them): the embedder and
+the reader share e5's bottom layers, and so share their lean copies too.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,30 @@ class LeanLayer:
     ln2_b: torch.Tensor
 
 
+# transformers layer -> {dtype: its lean copy}; a copy lives as long as its layer does
+_COPIES: weakref.WeakKeyDictionary[Any, dict[torch.dtype, LeanLayer]] = weakref.WeakKeyDictionary()
+
+
+def lean_layer(layer: Any, dtype: torch.dtype) -> LeanLayer:
+    """The lean copy of a transformers BertLayer in `dtype`, made on first request.
+
+    Taken once: weights changed later (training) are not seen."""
+    copies = _COPIES.setdefault(layer, {})
+    if dtype not in copies:
+        def t(x: torch.Tensor) -> torch.Tensor:
+            return x.detach().to(dtype).contiguous()
+
+        att, out = layer.attention.self, layer.attention.output
+        copies[dtype] = LeanLayer(
+            t(torch.cat([att.query.weight, att.key.weight, att.value.weight])),
+            t(torch.cat([att.query.bias, att.key.bias, att.value.bias])),
+            t(out.dense.weight), t(out.dense.bias), t(out.LayerNorm.weight), t(out.LayerNorm.bias),
+            t(layer.intermediate.dense.weight), t(layer.intermediate.dense.bias),
+            t(layer.output.dense.weight), t(layer.output.dense.bias),
+            t(layer.output.LayerNorm.weight), t(layer.output.LayerNorm.bias))
+    return copies[dtype]
+
+
 class LeanEncoder:
     def __init__(self, layers: Any, config: Any, dtype: torch.dtype = torch.bfloat16) -> None:
         """`layers`: a transformers BertEncoder's `layer` list; `config`: its BertConfig."""
@@ -45,20 +71,7 @@ class LeanEncoder:
         self.heads = int(config.num_attention_heads)
         self.eps = float(config.layer_norm_eps)
         self.dtype = dtype
-
-        def t(x: torch.Tensor) -> torch.Tensor:
-            return x.detach().to(dtype).contiguous()
-
-        self.layers = []
-        for layer in layers:
-            att, out = layer.attention.self, layer.attention.output
-            self.layers.append(LeanLayer(
-                t(torch.cat([att.query.weight, att.key.weight, att.value.weight])),
-                t(torch.cat([att.query.bias, att.key.bias, att.value.bias])),
-                t(out.dense.weight), t(out.dense.bias), t(out.LayerNorm.weight), t(out.LayerNorm.bias),
-                t(layer.intermediate.dense.weight), t(layer.intermediate.dense.bias),
-                t(layer.output.dense.weight), t(layer.output.dense.bias),
-                t(layer.output.LayerNorm.weight), t(layer.output.LayerNorm.bias)))
+        self.layers = [lean_layer(layer, dtype) for layer in layers]
 
     def __call__(self, h: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Hidden states [B, T, H] in, the last layer's out (in self.dtype); `mask` [B, T], 1 = token."""
