@@ -98,8 +98,8 @@ class Embedder:
         prompt = self.config.query_prompt if kind == "query" else self.config.passage_prompt
         if self.encoder is None:  # not a mean-pooled model on the CPU: sentence-transformers runs it
             return self._library_embed(texts, kind)
-        dtype, batch_size = self.plan(kind)
-        return self.encoder.encode([prompt + t for t in texts], dtype, batch_size)
+        dtype, batch_size, workers = self.plan(kind)
+        return self.encoder.encode([prompt + t for t in texts], dtype, batch_size, workers)
 
     @property
     def encoder(self) -> TorchEncoder | None:
@@ -112,37 +112,45 @@ class Embedder:
                                          tokenizer.pad_token_id)
         return self._encoder
 
-    def plan(self, kind: Kind) -> tuple[str, int]:
-        """(dtype, batch size) for `kind`: the configured ones, else those measured on this machine."""
+    def plan(self, kind: Kind) -> tuple[str, int, int]:
+        """(dtype, batch size, workers) for `kind`: the configured ones, else those measured here.
+
+        A measured passage choice is named "dtype/batch" or "dtype/batch/xN" (N workers)."""
         c = self.config
         if kind == "query":
             dtype = c.dtype if c.dtype != "auto" else self._choose("query").best
-            return dtype, c.batch_size or 16
+            return dtype, c.batch_size or 16, 1
         if c.dtype != "auto" and c.batch_size:
             self.dtype = c.dtype
-            return c.dtype, c.batch_size
-        dtype, _, batch = self._choose("passages").best.partition("/")
+            return c.dtype, c.batch_size, 1
+        dtype, batch, *workers = self._choose("passages").best.split("/")
         self.dtype = c.dtype if c.dtype != "auto" else dtype
-        return self.dtype, c.batch_size or int(batch)
+        return self.dtype, c.batch_size or int(batch), int(workers[0][1:]) if workers else 1
 
     def _choose(self, shape: str) -> Measured:
         measure = self._measure_query if shape == "query" else self._measure_passages
         return self.planner.choose(shape, measure)
 
     def _measure_passages(self) -> Measured:
-        """Each path at batch 16 first, then batch 8 and 32 for every path within 10% of the best."""
+        """Each path at batch 16 first; then, for every path within 10% of the best, batch 8
+        and 32, and batches 8 and 16 run by one-thread workers, one per intra-op thread."""
+        import torch
+
         enc = self.encoder
         assert enc is not None
         texts = [self.config.passage_prompt + t for t in workload.passages()]
         reference = enc.encode(texts, "float32", 16)
 
-        def candidate(dtype: str, batch: int) -> Candidate:
-            return Candidate(f"{dtype}/{batch}", lambda: enc.encode(texts, dtype, batch))
+        def candidate(dtype: str, batch: int, workers: int = 1) -> Candidate:
+            name = f"{dtype}/{batch}" + (f"/x{workers}" if workers > 1 else "")
+            return Candidate(name, lambda: enc.encode(texts, dtype, batch, workers))
 
         first = fastest([candidate(d, 16) for d in PATHS], reference, repeat=1)
         close = [n.split("/")[0] for n, ms in first.median_ms.items()
                  if ms <= 1.1 * first.median_ms[first.best]]
-        second = fastest([candidate(d, b) for d in close for b in (8, 32)], reference, repeat=1)
+        threads = torch.get_num_threads()
+        shapes = [(8, 1), (32, 1)] + ([(8, threads), (16, threads)] if threads > 1 else [])
+        second = fastest([candidate(d, b, w) for d in close for b, w in shapes], reference, repeat=2)
         times = {**first.median_ms, **second.median_ms}
         return Measured(min(times, key=times.__getitem__), times, {**first.cosine, **second.cosine},
                         {**first.dropped, **second.dropped})

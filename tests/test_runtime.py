@@ -114,7 +114,7 @@ def test_direct_encoder_matches_sentence_transformers(embedder: Embedder, dtype:
         assert ours.shape == (len(texts), 384) and ours.dtype == np.float32
         assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
         assert min_row_cosine(ours, library) >= floor, kind
-    assert fixed.encoder is not None and fixed.plan("passage") == (dtype, 4)  # the config decides
+    assert fixed.encoder is not None and fixed.plan("passage") == (dtype, 4, 1)  # the config decides
     shared = fixed.encoder.tokenizer  # transformers' own, which may be left padding and truncating
     shared.enable_padding(pad_id=1, length=64)
     shared.enable_truncation(max_length=512)
@@ -128,8 +128,8 @@ def test_direct_encoder_matches_sentence_transformers(embedder: Embedder, dtype:
 def test_measured_choices_are_stored_and_shown_by_rag_models(cfg: Path) -> None:
     config = Config.load(cfg)
     embedder = Embedder(config.embedding)
-    dtype, batch = embedder.plan("passage")
-    assert dtype in PATHS and batch in (8, 16, 32) and embedder.dtype == dtype
+    dtype, batch, workers = embedder.plan("passage")
+    assert dtype in PATHS and batch in (8, 16, 32) and workers >= 1 and embedder.dtype == dtype
     embedder.plan("query")
     chosen = {shape: embedder.planner.cached(shape) for shape in ("passages", "query")}
     for m in chosen.values():
@@ -180,3 +180,21 @@ def test_lean_layers_compute_what_transformers_computes(embedder: Embedder) -> N
     bottom = LeanEncoder(model.encoder.layer[:3], model.config, torch.bfloat16)
     assert all(a is b for a, b in zip(bottom.layers, bf16.layers[:3], strict=True))
     assert lean.layers[0] is not bf16.layers[0] and lean.layers[0].qkv_w.dtype == torch.float32
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16-weights"])
+def test_workers_give_the_same_vectors_in_order_and_put_torch_threads_back(embedder: Embedder,
+                                                                            dtype: str) -> None:
+    import torch
+
+    enc = embedder.encoder
+    assert enc is not None
+    texts = ["菏泽", "", "全省脱贫攻坚推进会在菏泽召开。" * 3, "😀 emoji 与 English", "中"] * 3
+    threads = torch.get_num_threads()
+    one = enc.encode(texts, dtype, batch_size=2)
+    two = enc.encode(texts, dtype, batch_size=2, workers=2)
+    assert torch.get_num_threads() == threads
+    assert min_row_cosine(two, one) >= 0.99999  # same batches, same rows; only the threads differ
+    assert not np.allclose(two[0], two[2])  # rows did not trade places
+    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
+        enc.encode(texts, dtype, workers=0)
