@@ -165,3 +165,19 @@ def test_bfloat16_paths_read_the_same_spans_as_float32(embedder, dtype: str) -> 
     assert "菏泽" in windows[best][exact[best].start : exact[best].end]
     assert (fast[best].start, fast[best].end) == (exact[best].start, exact[best].end)
     assert max(abs(a.margin - b.margin) for a, b in zip(fast, exact, strict=True)) < 1.0
+
+
+def test_a_lean_reader_lets_its_float32_top_layers_go_and_still_reads(embedder) -> None:
+    import torch
+
+    from rag.reader.loading import shared_base
+    from rag.reader.reader import SpanReader
+
+    text = ARTICLE.read_text("utf-8")[:160]
+    reader = SpanReader(DEFAULT_READER, lambda: shared_base(embedder.model), "bfloat16-weights")
+    span = reader.read("全省脱贫攻坚推进会在哪里召开？", [text])[0]
+    assert "菏泽" in text[span.start : span.end]
+    net = reader.load()
+    assert net.top is None and net.head.weight.dtype.is_floating_point
+    with pytest.raises(RuntimeError, match="lean_forward"):
+        net(torch.zeros((1, 4), dtype=torch.long), torch.ones((1, 4), dtype=torch.long))

@@ -25,6 +25,7 @@ from rag.config import Config
 from rag.documents import SUPPORTED
 from rag.errors import ConfigError, InvalidQuestionError, RagError
 from rag.pipeline import Pipeline
+from rag.runtime.memory import trim
 from ui.auth import login_for
 from ui.documents import DocumentManager
 from ui.feedback import FeedbackLog, answer_record
@@ -99,6 +100,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         yield chat, session
 
     def finish(session: dict[str, Any]):
+        trim()  # the answer is shown: give the reader's scratch memory back (~10 ms)
         return {**session, "busy": False, "pending": ""}, gr.update(visible=True), gr.update(visible=False)
 
     def stopped(chat: Messages, session: dict[str, Any]):
@@ -167,6 +169,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             lines.extend(f"注意：{literal(zh_note(note))}" for note in r.notes)
         elif not result.rejected:
             lines.append("没有可添加的文件。")
+        trim()  # a build's batches leave freed heap behind
         return "\n\n".join(lines), table(), gr.update(choices=docs.uploaded(), value=None), None
 
     def remove(name: str | None, progress: gr.Progress = gr.Progress()):  # noqa: B008
@@ -233,6 +236,7 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 7860,
     login = login_for(config.ui)  # before anything loads: a half-set login is an error
     pipeline = Pipeline(config)
     pipeline.index  # load (or build) before the first visitor, not during their question
+    trim()
     app = build_app(pipeline)
     ui = config.ui
     auth = login.check if login is not None else None

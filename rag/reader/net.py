@@ -52,6 +52,9 @@ class ReaderNet(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """[batch, tokens, 2] start/end logits (float32)."""
+        if self.top is None:
+            raise RuntimeError("this reader kept only its lean bfloat16 layers (lean_only()); "
+                               "use lean_forward")
         h = self.frozen_states(input_ids, attention_mask)
         bias = _mask_bias(attention_mask, h.dtype)
         for layer in self.top:
@@ -64,15 +67,27 @@ class ReaderNet(nn.Module):
 
         The copies are taken on first call, so weights changed after it (training) are not seen.
         """
+        base = self.__dict__["base"]
+        with torch.no_grad():
+            h = self._lean_layers()(base.embeddings(input_ids=input_ids), attention_mask)
+            return self.head(h.float()).float()
+
+    def lean_only(self) -> None:
+        """Keep the lean bfloat16 copies and let the float32 top layers go (9 layers: ~64 MB).
+
+        For a reader that answers with `lean_forward` alone; `forward` (training, float32 or
+        autocast answering) is unavailable afterwards."""
+        self._lean_layers()
+        self.top = None
+
+    def _lean_layers(self) -> Any:
         from rag.runtime.lean import LeanEncoder
 
-        base = self.__dict__["base"]
         if self._lean is None:
+            base = self.__dict__["base"]
             layers = [*base.encoder.layer[: self.trained_from], *self.top]
             self._lean = LeanEncoder(layers, base.config, torch.bfloat16)
-        with torch.no_grad():
-            h = self._lean(base.embeddings(input_ids=input_ids), attention_mask)
-            return self.head(h.float()).float()
+        return self._lean
 
 
 def precision(dtype: str) -> Any:

@@ -72,6 +72,8 @@ class SpanReader:
                 self._net, self._tokenizer = net, tokenizer
                 if self.dtype == "auto":
                     self.dtype = self._measured_dtype() if self.planner else resolve_dtype("auto", "cpu")
+                if self.dtype == "bfloat16-weights":
+                    net.lean_only()  # the float32 top layers were only needed to measure
         return self._net
 
     def _measured_dtype(self) -> str:

@@ -201,10 +201,14 @@ def load_into(net: ReaderNet, folder: Path, meta: ReaderMeta, tokenizer: Any) ->
         tensors = load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise ReaderError(f"{path} cannot be read ({exc}); {FIX}") from exc
-    top, head = dequantize(tensors, "top."), dequantize(tensors, "head.")
+    # Layer by layer: one layer's float32 tensors exist at a time beside the network (not all 9).
+    layers = {k.split(".")[1] for k in tensors if k.startswith("top.")}
     try:
-        net.top.load_state_dict(top)
-        net.head.load_state_dict(head)
+        if layers != {str(i) for i in range(len(net.top))}:
+            raise RuntimeError(f"layers {sorted(layers)} in the file, {len(net.top)} in the network")
+        for i, layer in enumerate(net.top):
+            layer.load_state_dict(dequantize(tensors, f"top.{i}."))
+        net.head.load_state_dict(dequantize(tensors, "head."))
     except RuntimeError as exc:
         raise ReaderError(f"{path} does not fit the reader network ({str(exc)[:200]}); {FIX}") from exc
     have = torch.tensor(probe(net, tokenizer))
