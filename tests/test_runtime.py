@@ -44,6 +44,13 @@ def test_the_fastest_faithful_candidate_wins_and_drifting_or_broken_ones_are_dro
     assert sum("onnx failed, skipped" in r.message for r in caplog.records) == 1  # one warning line
 
 
+def test_a_preferred_candidate_wins_a_near_tie_only() -> None:
+    near = [slow(0.010), slow(0.0102)]
+    assert fastest(near, REF, repeat=3, prefer="sleep0.0102", slack=0.5).best == "sleep0.0102"
+    far = [slow(0.001), slow(0.02)]
+    assert fastest(far, REF, repeat=2, prefer="sleep0.02", slack=0.05).best == "sleep0.001"
+
+
 def test_no_candidate_left_is_an_error() -> None:
     with pytest.raises(ValueError, match="no candidates"):
         fastest([], REF)

@@ -26,7 +26,7 @@ __all__ = ["Candidate", "ChoiceCache", "Machine", "Measured", "Planner", "fastes
            "this_machine"]
 log = logging.getLogger(__name__)
 CACHE_NAME = "runtime.json"
-PROCEDURE = 5  # bumped whenever the candidates or workloads change: old choices are measured again
+PROCEDURE = 6  # bumped whenever the candidates or workloads change: old choices are measured again
 
 
 class Planner:

@@ -36,8 +36,11 @@ class Measured:
 
 
 def fastest(candidates: Sequence[Candidate], reference: np.ndarray, repeat: int = 3,
-            min_cosine: float = MIN_COSINE) -> Measured:
-    """Time every candidate on its workload; the fastest faithful one wins."""
+            min_cosine: float = MIN_COSINE, prefer: str | None = None, slack: float = 0.0) -> Measured:
+    """Time every candidate on its workload; the fastest faithful one wins.
+
+    `prefer` names a candidate that wins while within `slack` (e.g. 0.05 = 5%) of the fastest:
+    for a near tie, which timing noise decides, broken towards a lighter path."""
     if not candidates:
         raise ValueError("no candidates to measure")
     if repeat < 1:
@@ -65,6 +68,8 @@ def fastest(candidates: Sequence[Candidate], reference: np.ndarray, repeat: int 
     if not times:
         raise RuntimeError(f"every runtime candidate failed: {dropped}")
     best = min(times, key=times.__getitem__)
+    if prefer in times and times[prefer] <= times[best] * (1 + slack):
+        best = prefer
     return Measured(best, {k: round(v, 3) for k, v in times.items()},
                     {k: round(v, 6) for k, v in cosines.items()}, dropped)
 
