@@ -141,11 +141,10 @@ from pathlib import Path
 from rag.config import Config
 from rag.embed import Embedder
 from rag.index.builder import IndexBuilder
-import rag.index.builder as b
-b.EMBED_GROUP = 8  # small groups, so there is time to kill between them
 config = Config.load(sys.argv[1], env=False)
 e = Embedder(config.embedding)
-IndexBuilder(config, e, dim=e.dim).build([Path(sys.argv[2])])
+# small groups, so there is time to kill between them
+IndexBuilder(config, e, dim=e.dim, embed_group=8).build([Path(sys.argv[2])])
 """
 
 

@@ -13,16 +13,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from rag.chunking import Chunker
 from rag.config import Config
@@ -31,7 +28,7 @@ from rag.errors import DocumentError, EmptyCorpusError, IndexBackendError, RagEr
 from rag.index.backends import make_backend
 from rag.index.files import read_files, reload_source
 from rag.index.ledger import write_ledger
-from rag.index.lexical import tokenize
+from rag.index.prepared import EMBED_GROUP, Prepared, combine, groups, prepare, reuse
 from rag.index.repair import recover_documents
 from rag.index.store import (
     FORMAT,
@@ -45,11 +42,10 @@ from rag.index.store import (
     write_index,
 )
 from rag.index.workdir import ResumeCache, build_lock, sweep
-from rag.types import Chunk, Document, Sentence
+from rag.types import Document
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (documents embedded so far, documents to embed)
-EMBED_GROUP = 256  # texts embedded per call, across small documents
 
 
 @dataclass
@@ -71,18 +67,13 @@ class BuildReport:
     path: str = ""
 
 
-@dataclass
-class _Prepared:
-    doc: Document
-    sentences: list[Sentence]
-    chunks: list[Chunk]
-    tokens: list[list[str]]
-    chunk_vectors: np.ndarray | None = None
-    sentence_vectors: np.ndarray | None = None
-
-
 class IndexBuilder:
-    def __init__(self, config: Config, embedder: TextEmbedder, *, dim: int | None = None) -> None:
+    def __init__(self, config: Config, embedder: TextEmbedder, *, dim: int | None = None,
+                 embed_group: int = EMBED_GROUP) -> None:
+        """`embed_group`: about this many texts go to the embedder per call (and per resume save)."""
+        if embed_group < 1:
+            raise ValueError(f"embed_group must be >= 1, got {embed_group}")
+        self.embed_group = embed_group
         self.config = config
         self.embedder = embedder
         self.chunker = Chunker(config.chunking)
@@ -220,14 +211,14 @@ class IndexBuilder:
         expected = self.expected_manifest(dim)
         old = self._previous(current, expected)
         resume = ResumeCache(self.link, expected)
-        prepared: list[_Prepared] = []
-        todo: list[_Prepared] = []
+        prepared: list[Prepared] = []
+        todo: list[Prepared] = []
         for doc in docs:
             if old is not None and doc.id in old.documents:
-                prepared.append(self._reuse(old, doc))
+                prepared.append(reuse(old, doc, self.config.index.lexical_tokenizer))
                 report.reused.append(doc.source)
                 continue
-            p = self._prepare(doc)
+            p = prepare(doc, self.chunker, self.config.index.lexical_tokenizer)
             saved = resume.load(doc.id)
             if saved is not None:
                 p.chunk_vectors, p.sentence_vectors = saved
@@ -241,36 +232,15 @@ class IndexBuilder:
             report.removed = [d.source for d in old.documents.values()
                               if d.id not in kept and d.source not in sources]
         self._embed(todo, resume, report, progress)
-        return self._combine(prepared, expected)
+        return combine(prepared, expected)
 
-    def _prepare(self, doc: Document) -> _Prepared:
-        sentences = self.chunker.sentences(doc)
-        chunks = self.chunker.chunk(doc, sentences)
-        method = self.config.index.lexical_tokenizer
-        return _Prepared(doc, sentences, chunks, [tokenize(c.text, method) for c in chunks])
-
-    def _reuse(self, old: IndexData, doc: Document) -> _Prepared:
-        rows, sentence_rows = old.doc_rows[doc.id]
-        sentences = [old.sentences[i] for i in sentence_rows]
-        old_doc = old.documents[doc.id]
-        chunks = [old.chunks[i] for i in rows]
-        if old_doc.source != doc.source:  # same content under a new name
-            chunks = [dataclasses.replace(c, source=doc.source) for c in chunks]
-        method = self.config.index.lexical_tokenizer
-        if old.manifest.get("lexical", {}).get("tokenizer") == method:
-            tokens = [old.chunk_tokens[i] for i in rows]
-        else:  # another lexical tokenizer: tokenize again, the vectors stay
-            tokens = [tokenize(c.text, method) for c in chunks]
-        return _Prepared(doc, sentences, chunks, tokens, old.chunk_vectors[rows],
-                         old.sentence_vectors[sentence_rows])
-
-    def _embed(self, todo: list[_Prepared], resume: ResumeCache, report: BuildReport,
+    def _embed(self, todo: list[Prepared], resume: ResumeCache, report: BuildReport,
                progress: Progress | None) -> None:
         if not todo:
             return
         bar = _bar(len(todo)) if progress is None else None
         done = 0
-        for group in _groups(todo):
+        for group in groups(todo, self.embed_group):
             texts = [c.text for p in group for c in p.chunks] + [s.text for p in group for s in p.sentences]
             vectors = self.embedder.embed(texts, "passage")
             report.embedded_texts += len(texts)
@@ -290,43 +260,6 @@ class IndexBuilder:
                 progress(done, len(todo))
         if bar is not None:
             bar.close()
-
-    def _combine(self, prepared: list[_Prepared], manifest: dict) -> IndexData:
-        dim = manifest["embedding"]["dim"]
-        chunk_vectors = np.concatenate([p.chunk_vectors for p in prepared]).astype(np.float32)
-        sentence_vectors = np.concatenate([p.sentence_vectors for p in prepared]).astype(np.float32)
-        chunks = [c for p in prepared for c in p.chunks]
-        tokens = [t for p in prepared for t in p.tokens]
-        manifest = {
-            **manifest,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "documents": [{"id": p.doc.id, "source": p.doc.source, "chars": len(p.doc.text),
-                           "chunks": len(p.chunks), "sentences": len(p.sentences)} for p in prepared],
-        }
-        assert chunk_vectors.shape == (len(chunks), dim), chunk_vectors.shape
-        return IndexData(
-            manifest=manifest,
-            documents={p.doc.id: p.doc for p in prepared},
-            sentences=[s for p in prepared for s in p.sentences],
-            chunks=chunks,
-            chunk_tokens=tokens,
-            chunk_vectors=chunk_vectors,
-            sentence_vectors=sentence_vectors,
-        )
-
-
-def _groups(todo: list[_Prepared]) -> Iterator[list[_Prepared]]:
-    group: list[_Prepared] = []
-    size = 0
-    for p in todo:
-        group.append(p)
-        size += len(p.chunks) + len(p.sentences)
-        if size >= EMBED_GROUP:
-            yield group
-            group, size = [], 0
-    if group:
-        yield group
-
 
 def _bar(total: int):
     from tqdm import tqdm
