@@ -160,3 +160,13 @@ def test_candidate_passages_bounds_where_answers_come_from(pipeline: Pipeline) -
     assert answer.citations and all(c.chunk_id == top.id for c in answer.citations)
     with pytest.raises(ValueError, match="candidate_passages must be >= 1, got 0"):
         Pipeline(pipeline.config.replace(answer={"candidate_passages": 0}), embedder=pipeline.embedder)
+
+
+def test_an_unknown_hand_rule_is_an_error_naming_the_valid_ones() -> None:
+    from rag.answerers.extractive import RULES, ExtractiveAnswerer
+    from rag.errors import ConfigError
+
+    config = Config.load(env=False).answer
+    assert ExtractiveAnswerer(config, RULES - {"lead"}).rules == {"previous"}
+    with pytest.raises(ConfigError, match=r"unknown rules \['title'\]; valid: lead, previous"):
+        ExtractiveAnswerer(config, frozenset({"title", "lead"}))

@@ -37,8 +37,15 @@ class Scored:
     lexical: float
 
 
+RULES = frozenset({"lead", "previous"})  # the credit rules that survived ablation on validation data
+
+
 class ExtractiveAnswerer:
-    def __init__(self, config: AnswerConfig) -> None:
+    def __init__(self, config: AnswerConfig, rules: frozenset[str] = RULES) -> None:
+        """`rules`: which credit rules apply ("lead": words of the document's lead sentence count;
+        "previous": words of the sentence before count half); fewer only to measure them."""
+        if not rules <= RULES:
+            raise ConfigError(f"unknown rules {sorted(rules - RULES)}; valid: {', '.join(sorted(RULES))}")
         if config.candidate_passages < 1:
             raise ConfigError(f"answer.candidate_passages must be >= 1, got {config.candidate_passages}")
         if not 1 <= config.max_sentences <= 10:
@@ -46,6 +53,7 @@ class ExtractiveAnswerer:
         if not 0 < config.keep_ratio <= 1:
             raise ConfigError(f"answer.keep_ratio must be in (0, 1], got {config.keep_ratio}")
         self.config = config
+        self.rules = rules
 
     def score(self, query: Query, query_vector: np.ndarray, passages: list[Passage],
               index: IndexData, exclude: set[str] = frozenset()) -> list[Scored]:
@@ -66,10 +74,10 @@ class ExtractiveAnswerer:
         reach = 6 if query.is_followup else 1
         order = [r for r in rows if index.sentences[r].text not in exclude]
         own = {r: index.sentences[r].text.lower() for r in order}
-        before = {r: self._window(index, r, reach) for r in order}
+        before = {r: self._window(index, r, reach) if "previous" in self.rules else "" for r in order}
         # The lead sentence names what a document is about (a headline, "五月艾是菊科植物");
         # its later sentences rarely repeat the name ("分布于越南…"), yet are about it.
-        lead = {r: self._lead(index, r) for r in order}
+        lead = {r: self._lead(index, r) if "lead" in self.rules else "" for r in order}
         weights = self._weights(terms, index, list(own.values()))
         total = sum(weights.values())
         dense = index.sentence_vectors[order] @ query_vector.astype(np.float32) if order else []
