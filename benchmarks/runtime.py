@@ -110,13 +110,16 @@ def main() -> None:
                                    (f"{config.answer.reader}, ours", config.answer.reader, ours),
                                    (f"{config.answer.reader}, baseline", config.answer.reader, base)]:
             cfg = config.replace(index={"root": tmp}, answer={"reader": reader})
+            if emb is base:  # the baseline reads in float32 (the reader follows embedding.dtype)
+                cfg = cfg.replace(embedding={"dtype": "float32"})
             p = Pipeline(cfg, embedder=emb)
             rows[label] = percentiles(p.answer, questions, args.repeat)
             if reader and emb is ours:
                 answerer = p.answerer  # type: ignore[attr-defined]
                 chosen["reader"] = planner.cached(f"reader/{Path(reader).name}")
                 spans_ours = reader_latency(answerer.reader, questions, args.repeat, None)
-                spans_fp32 = reader_latency(answerer.reader, questions, args.repeat, "float32")
+            elif reader:  # the baseline's own float32 reader (ours may have let its float32 layers go)
+                spans_fp32 = reader_latency(p.answerer.reader, questions, args.repeat, None)  # type: ignore[attr-defined]
 
     lines = [
         "# Runtime chosen by measurement",
