@@ -2,7 +2,7 @@
 
 On the CPU, texts go through `TorchEncoder` (rag/runtime/encoder.py), which computes
 exactly what sentence-transformers would, without its per-call overhead. How it runs
-(float32 or bfloat16 autocast, and the batch size for passages) is whatever was
+(the compute path, and for passages the batch size and worker count) is whatever was
 measured fastest on this machine (rag/runtime), unless `embedding.dtype` and
 `embedding.batch_size` say otherwise. Elsewhere (a GPU, or a model that is not
 mean-pooled) sentence-transformers' own `encode` runs it.
