@@ -117,9 +117,9 @@ def main() -> None:
             if reader and emb is ours:
                 answerer = p.answerer  # type: ignore[attr-defined]
                 chosen["reader"] = planner.cached(f"reader/{Path(reader).name}")
-                spans_ours = reader_latency(answerer.reader, questions, args.repeat, None)
+                spans_ours = reader_latency(answerer.reader, questions, args.repeat)
             elif reader:  # the baseline's own float32 reader (ours may have let its float32 layers go)
-                spans_fp32 = reader_latency(p.answerer.reader, questions, args.repeat, None)  # type: ignore[attr-defined]
+                spans_fp32 = reader_latency(p.answerer.reader, questions, args.repeat)  # type: ignore[attr-defined]
 
     lines = [
         "# Runtime chosen by measurement",
@@ -169,18 +169,12 @@ def main() -> None:
     write_report("runtime.md", "\n".join(lines) + "\n")
 
 
-def reader_latency(reader, questions: Sequence[str], repeat: int, dtype: str | None) -> tuple[float, float]:
-    """The reader on 4 windows of the article per question, in its chosen dtype or the given one."""
+def reader_latency(reader, questions: Sequence[str], repeat: int) -> tuple[float, float]:
+    """The reader on the fixed reading windows, once per question, in the dtype it runs in."""
     from rag.runtime import workload
 
     windows = workload.reader_windows()
-    chosen = reader.dtype
-    if dtype:
-        reader.dtype = dtype
-    try:
-        return percentiles(lambda q: reader.read(q, windows), questions, repeat)
-    finally:
-        reader.dtype = chosen
+    return percentiles(lambda q: reader.read(q, windows), questions, repeat)
 
 
 if __name__ == "__main__":
