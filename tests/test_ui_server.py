@@ -253,8 +253,9 @@ def test_documents_stay_literal_feedback_is_logged_and_retry_and_chips_work(serv
         # 👍 on the answer is appended to the feedback file
         feedback = Path(os.environ["RAG_TEST_FEEDBACK"])
         page.locator("#chat button[aria-label='Like']").last.click()
-        deadline = time.time() + 10
-        while time.time() < deadline and not feedback.exists():
+        deadline = time.time() + 10  # the file can exist a moment before its line is written
+        while time.time() < deadline and not (feedback.exists()
+                                              and feedback.read_text("utf-8").endswith("\n")):
             time.sleep(0.2)
         row = json.loads(feedback.read_text("utf-8").splitlines()[-1])
         assert row["liked"] is True and row["question"] == "负责人是谁？" and row["citations"]

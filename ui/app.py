@@ -5,9 +5,11 @@
 Asking is three steps, so typing is never wiped and nothing is lost:
   1. `start`  takes the question from the box (a second one while an answer streams
               is refused with a message, and stays in the box);
-  2. `stream` grows the answer, then adds its sources under it (the stop button
-              cancels this step);
+  2. `stream` grows the answer, then adds its sources under it;
   3. `finish` gives the send button back.
+Stopping is cooperative: the stop button only records the request, and `stream` itself
+ends the answer with a "stopped" mark at its next step. A cancelled event could still
+deliver one late update that overwrote the mark, so the stream stays the only writer.
 Each handler turns rag errors into a Chinese message; no input can crash the server.
 """
 
@@ -48,7 +50,7 @@ _AID = re.compile(r'class="answer[^"]*" id="(a[0-9a-f]{8})"')
 
 def new_session() -> dict[str, Any]:
     """Per-browser state: the plain conversation (for follow-ups) and each answer's record."""
-    return {"turns": [], "answers": {}, "busy": False, "pending": ""}
+    return {"turns": [], "answers": {}, "busy": False, "pending": "", "aid": ""}
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
@@ -56,6 +58,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
     feedback = FeedbackLog(pipeline.config.ui.feedback_path)
     max_chars = pipeline.config.answer.max_question_chars
     delay_ms = pipeline.config.ui.stream_delay_ms  # lets the browser show the answer growing
+    stops: set[str] = set()  # answer ids whose stop was pressed (gr.State is copied per event)
     if not 0 <= delay_ms <= 2000:
         raise ConfigError(f"ui.stream_delay_ms must be 0..2000, got {delay_ms}")
 
@@ -67,13 +70,17 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         if not message:
             raise gr.Error("请输入一个问题，例如：全省脱贫攻坚推进会在哪里召开？", title="提示",
                            print_exception=False)
-        session = {**session, "busy": True, "pending": message}
+        session = {**session, "busy": True, "pending": message, "aid": new_answer_id()}
         chat = [*chat, {"role": "user", "content": user_html(message)}]
         return chat, "", session, gr.update(visible=False), gr.update(visible=True)
 
     def stream(chat: Messages, session: dict[str, Any]) -> Iterator[tuple[Messages, dict[str, Any]]]:
-        message, aid = session["pending"], new_answer_id()
+        message, aid = session["pending"], session["aid"]
         chat = [*chat, {"role": "assistant", "content": "…"}]
+        if aid in stops:  # stopped before it began
+            chat[-1]["content"] = STOPPED
+            yield chat, session
+            return
         if len(message) > max_chars:
             too_long = f"问题太长了（{len(message)} 字），请控制在 {max_chars} 字以内。"
             chat[-1]["content"] = literal(too_long)
@@ -82,7 +89,12 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         try:
             answer = None
             for answer, text in pipeline.stream_answer(message, session["turns"]):
-                chat[-1] = {"role": "assistant", "content": answer_html(text, answer, None, aid, done=False)}
+                shown = answer_html(text, answer, None, aid, done=False)
+                if aid in stops:  # the part shown so far stays, marked; nothing joins the history
+                    chat[-1] = {"role": "assistant", "content": shown + STOPPED}
+                    yield chat, session
+                    return
+                chat[-1] = {"role": "assistant", "content": shown}
                 yield chat, session
                 time.sleep(delay_ms / 1000)
             assert answer is not None
@@ -101,19 +113,15 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
 
     def finish(session: dict[str, Any]):
         trim()  # the answer is shown: give the reader's scratch memory back (~10 ms)
-        return {**session, "busy": False, "pending": ""}, gr.update(visible=True), gr.update(visible=False)
+        stops.discard(session["aid"])
+        return ({**session, "busy": False, "pending": "", "aid": ""}, gr.update(visible=True),
+                gr.update(visible=False, interactive=True))
 
-    def stopped(chat: Messages, session: dict[str, Any]):
-        """Stop: the part already shown stays, marked as cut short; nothing joins the history."""
-        last = chat[-1] if chat else {"role": "user", "content": ""}
-        content = str(last["content"] or "")
-        if last["role"] == "user":
-            chat = [*chat, {"role": "assistant", "content": STOPPED}]
-        elif content == "…":
-            chat = [*chat[:-1], {"role": "assistant", "content": STOPPED}]
-        elif 'class="answer"' in content and 'class="copy"' not in content:  # cut mid-stream
-            chat = [*chat[:-1], {"role": "assistant", "content": content + STOPPED}]
-        return (chat, *finish(session))
+    def stop_answer(session: dict[str, Any]):
+        """Stop: ask the running stream to end at its next step (it marks what was shown)."""
+        if session["busy"] and session["aid"]:
+            stops.add(session["aid"])
+        return gr.update(interactive=False)  # pressed; `finish` hides it and makes it live again
 
     def retry(chat: Messages, session: dict[str, Any], data: gr.RetryData):
         """重新回答: ask the last question again, replacing its answer."""
@@ -124,7 +132,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         if not question:
             raise gr.Error("没有可以重新回答的问题。", title="提示")
         keep = chat[: data.index + 1] if chat[data.index]["role"] == "user" else chat[: data.index]
-        session = {**session, "turns": turns[:-2], "busy": True, "pending": question}
+        session = {**session, "turns": turns[:-2], "busy": True, "pending": question,
+                   "aid": new_answer_id()}
         return keep, session, gr.update(visible=False), gr.update(visible=True)
 
     def like(chat: Messages, session: dict[str, Any], data: gr.LikeData) -> None:
@@ -209,19 +218,17 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 delete = gr.Button("删除", variant="stop", scale=1, elem_id="delete")
             status = gr.Markdown(elem_id="doc-status")
 
-        def answer_after(first: Any) -> Any:
+        def answer_after(first: Any) -> None:
             answering = first.success(stream, [chat, session], [chat, session], api_name=False)
             answering.then(finish, [session], [session, send, stop], api_name=False)
-            return answering
 
         outputs = [chat, box, session, send, stop]
-        streams = [answer_after(send.click(start, [box, chat, session], outputs, api_name=False)),
-                   answer_after(box.submit(start, [box, chat, session], outputs, api_name=False))]
-        streams += [answer_after(chip.click(start, [chip, chat, session], outputs, api_name=False))
-                    for chip in chips]
-        streams.append(answer_after(chat.retry(retry, [chat, session], [chat, session, send, stop],
-                                               api_name=False)))
-        stop.click(stopped, [chat, session], [chat, session, send, stop], cancels=streams, api_name=False)
+        answer_after(send.click(start, [box, chat, session], outputs, api_name=False))
+        answer_after(box.submit(start, [box, chat, session], outputs, api_name=False))
+        for chip in chips:
+            answer_after(chip.click(start, [chip, chat, session], outputs, api_name=False))
+        answer_after(chat.retry(retry, [chat, session], [chat, session, send, stop], api_name=False))
+        stop.click(stop_answer, [session], [stop], api_name=False)
         chat.like(like, [chat, session], None, api_name=False)
         chat.clear(new_session, None, [session], api_name=False)
         gr.api(ask, api_name="ask")
