@@ -51,6 +51,25 @@ def test_a_preferred_candidate_wins_a_near_tie_only() -> None:
     assert fastest(far, REF, repeat=2, prefer="sleep0.02", slack=0.05).best == "sleep0.001"
 
 
+def test_without_a_reference_the_first_candidate_is_the_baseline_and_runs_once_less() -> None:
+    calls = {"baseline": 0}
+
+    def baseline() -> np.ndarray:
+        calls["baseline"] += 1
+        return REF
+
+    drifting = Candidate("fast-but-wrong", lambda: -REF)
+    m = fastest([Candidate("baseline", baseline), drifting, slow(0.001)], repeat=2)
+    assert calls["baseline"] == 3  # warm-up (also the reference) + 2 timed, no extra reference run
+    assert m.cosine["baseline"] == 1.0 and "below 0.999" in m.dropped["fast-but-wrong"]
+
+    def broken() -> np.ndarray:
+        raise OSError("no float32 today")
+
+    with pytest.raises(RuntimeError, match="baseline candidate broken failed"):
+        fastest([Candidate("broken", broken), slow(0.001)])
+
+
 def test_no_candidate_left_is_an_error() -> None:
     with pytest.raises(ValueError, match="no candidates"):
         fastest([], REF)

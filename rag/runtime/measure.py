@@ -35,10 +35,12 @@ class Measured:
     dropped: dict[str, str] = field(default_factory=dict)  # name -> why
 
 
-def fastest(candidates: Sequence[Candidate], reference: np.ndarray, repeat: int = 3,
+def fastest(candidates: Sequence[Candidate], reference: np.ndarray | None = None, repeat: int = 3,
             min_cosine: float = MIN_COSINE, prefer: str | None = None, slack: float = 0.0) -> Measured:
     """Time every candidate on its workload; the fastest faithful one wins.
 
+    `reference` None: the first candidate is the float32 baseline, and its warm-up output is
+    the reference (so the baseline is not run once more just to make one).
     `prefer` names a candidate that wins while within `slack` (e.g. 0.05 = 5%) of the fastest:
     for a near tie, which timing noise decides, broken towards a lighter path."""
     if not candidates:
@@ -51,6 +53,8 @@ def fastest(candidates: Sequence[Candidate], reference: np.ndarray, repeat: int 
     for c in candidates:
         try:
             out = c.run()  # warm-up, and the output to check
+            if reference is None:
+                reference = out
             cos = min_row_cosine(out, reference)
             if cos < min_cosine:
                 dropped[c.name] = f"cosine {cos:.5f} to float32 is below {min_cosine}"
@@ -61,6 +65,9 @@ def fastest(candidates: Sequence[Candidate], reference: np.ndarray, repeat: int 
                 c.run()
                 runs.append((time.perf_counter() - t) * 1e3)
         except Exception as exc:  # a runtime that cannot load or run is skipped, not fatal
+            if reference is None:
+                raise RuntimeError(f"the baseline candidate {c.name} failed, so nothing can be "
+                                   f"checked against it: {exc}") from exc
             log.warning("runtime candidate %s failed, skipped: %s", c.name, exc)
             dropped[c.name] = f"failed: {exc}"
             continue
