@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from rag.errors import ConfigError
+from rag.reader.weights import DEFAULT_READER  # light: the reader's name, no model code
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PACKAGE_ROOT / "configs" / "default.yaml"
@@ -97,7 +98,7 @@ class AnswerConfig:
     refuse_below: float = 0.73
     keep_ratio: float = 0.9
     refusal_text: str = DEFAULT_REFUSAL
-    reader: str | None = "reader-v4"  # a folder under rag/weights/, a path, or null (sentences only)
+    reader: str | None = DEFAULT_READER  # a folder under rag/weights/, a path, or null (sentences only)
     reader_windows: int = 4  # best hand-scored sentences whose windows the reader reads
 
 
