@@ -67,10 +67,12 @@ def reader() -> None:
 @click.option("--validation-share", type=click.FloatRange(0.01, 0.9), default=0.08, show_default=True,
               help="Share of contexts held out to choose the weights and calibrate refusal.")
 @click.option("--init", default=None, help="Start from this reader's weights (a name or folder).")
+@click.option("--char-tokens/--pieces", default=False, show_default=True,
+              help="Read Chinese one character per token instead of e5's multi-character pieces.")
 @click.pass_context
 def train_command(ctx: click.Context, files: tuple[Path, ...], work: Path, out: str, epochs: float,
                   trained_from: int, batch_size: int, lr: float, seed: int, validation_share: float,
-                  init: str | None) -> None:
+                  init: str | None, char_tokens: bool) -> None:
     """Fine-tune the reader, then calibrate it on validation data and write it to OUT."""
     from rag.cli import friendly
 
@@ -86,7 +88,7 @@ def train_command(ctx: click.Context, files: tuple[Path, ...], work: Path, out: 
         paths = list(files) or _default_files()
         settings = TrainSettings(files=tuple(str(p.resolve()) for p in paths), epochs=epochs,
                                  trained_from=trained_from, batch_size=batch_size, lr=lr, seed=seed,
-                                 validation_share=validation_share, init=init)
+                                 validation_share=validation_share, init=init, char_tokens=char_tokens)
         result = train_reader(config, settings, work)
         click.echo(f"trained {result.steps} steps in {result.wall_s / 60:.1f} min; "
                    f"best validation at step {result.best_step}")

@@ -30,6 +30,7 @@ from rag.errors import DatasetError
 from rag.evaluation.metrics import exact_match, f1
 from rag.reader.data import Corpus, Example, load_squad, make_examples, split
 from rag.reader.net import ReaderNet, best_spans, encode, precision, span_loss, token_span
+from rag.reader.tokens import reader_tokenizer
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class TrainSettings:
     save_every: int = 50
     max_answer_tokens: int = 48
     init: str | None = None  # a reader folder to continue from (its layers and head), or None
+    char_tokens: bool = False  # Chinese pieces cut into characters (rag/reader/tokens.py)
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -145,6 +147,7 @@ def train(net: ReaderNet, tokenizer: Any, settings: TrainSettings, work: Path, d
 
     torch.manual_seed(settings.seed)
     random.seed(settings.seed)
+    tokenizer = reader_tokenizer(tokenizer, settings.char_tokens)
     train_ex, val_ex, _, stats = load_data(settings)
     per_epoch = len(batches(train_ex, settings.batch_size, settings.seed, 0))
     total = max(1, math.ceil(per_epoch * settings.epochs))
