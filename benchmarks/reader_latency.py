@@ -41,7 +41,7 @@ def main() -> None:
     variants: dict[str, Pipeline] = {"reader off (sentences)": hand}
     for dtype in ("float32", "bfloat16"):
         p = hand.with_index(hand.index, config=config.replace(answer={"reader": name}))
-        reader = SpanReader(name, lambda: shared_base(hand.embedder.model), dtype)
+        reader = SpanReader(name, lambda: shared_base(hand.embedder), dtype)
         p.answerer = ReaderAnswerer(p.config.answer, reader)
         variants[f"reader on, {dtype}"] = p
     for p in variants.values():  # warm-up: models loaded, jieba initialized

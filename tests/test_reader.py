@@ -159,8 +159,8 @@ def test_bfloat16_paths_read_the_same_spans_as_float32(embedder, dtype: str) -> 
     text = ARTICLE.read_text("utf-8")
     windows = [text[i : i + 160] for i in range(0, 1600, 200)]
     question = "全省脱贫攻坚推进会在哪里召开？"
-    exact = SpanReader(DEFAULT_READER, lambda: shared_base(embedder.model), "float32").read(question, windows)
-    fast = SpanReader(DEFAULT_READER, lambda: shared_base(embedder.model), dtype).read(question, windows)
+    exact = SpanReader(DEFAULT_READER, lambda: shared_base(embedder), "float32").read(question, windows)
+    fast = SpanReader(DEFAULT_READER, lambda: shared_base(embedder), dtype).read(question, windows)
     best = max(range(len(windows)), key=lambda i: exact[i].margin)
     assert "菏泽" in windows[best][exact[best].start : exact[best].end]
     assert (fast[best].start, fast[best].end) == (exact[best].start, exact[best].end)
@@ -174,7 +174,7 @@ def test_a_lean_reader_lets_its_float32_top_layers_go_and_still_reads(embedder) 
     from rag.reader.reader import SpanReader
 
     text = ARTICLE.read_text("utf-8")[:160]
-    reader = SpanReader(DEFAULT_READER, lambda: shared_base(embedder.model), "bfloat16-weights")
+    reader = SpanReader(DEFAULT_READER, lambda: shared_base(embedder), "bfloat16-weights")
     span = reader.read("全省脱贫攻坚推进会在哪里召开？", [text])[0]
     assert "菏泽" in text[span.start : span.end]
     net = reader.load()

@@ -7,13 +7,14 @@ from typing import Any
 import pytest
 
 from rag.embed import Embedder
+from rag.reader.loading import shared_base
 from rag.reader.net import encode, token_span
 from rag.reader.tokens import CharPieces, reader_tokenizer
 
 
 @pytest.fixture(scope="module")
 def e5_tokenizer(embedder: Embedder) -> Any:
-    return embedder.model.tokenizer.backend_tokenizer
+    return shared_base(embedder)[1]
 
 
 def _pieces(tokenizer: Any, text: str) -> list[tuple[str, str]]:

@@ -141,7 +141,7 @@ def test_direct_encoder_matches_sentence_transformers(embedder: Embedder, dtype:
         assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
         assert min_row_cosine(ours, library) >= floor, kind
     assert fixed.encoder is not None and fixed.plan("passage") == (dtype, 4, 1)  # the config decides
-    shared = fixed.encoder.tokenizer  # transformers' own, which may be left padding and truncating
+    shared = fixed.encoder.tokenizer  # a shared tokenizer may be left padding and truncating
     shared.enable_padding(pad_id=1, length=64)
     shared.enable_truncation(max_length=512)
     try:

@@ -16,14 +16,12 @@ def make_answerer(config: Config, embedder: Any) -> ExtractiveAnswerer | ReaderA
     from rag.reader.reader import SpanReader
 
     def base() -> tuple[Any, Any]:
-        model = getattr(embedder, "model", None)
-        if model is not None and hasattr(model, "tokenizer"):  # share the embedder's layers
-            from rag.reader.loading import shared_base
+        from rag.embed import Embedder
+        from rag.reader.loading import load_base, shared_base
 
-            return shared_base(model)
-        from rag.reader.loading import load_base
-
-        return load_base(config.embedding)
+        if isinstance(embedder, Embedder):
+            return shared_base(embedder)  # the embedder's own layers: in memory once
+        return load_base(config.embedding)  # a test fake: the base model on its own
 
     planner = getattr(embedder, "planner", None)  # the embedder's, so choices share one cache
     reader = SpanReader(config.answer.reader, base, config.embedding.dtype, planner)

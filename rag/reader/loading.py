@@ -26,11 +26,14 @@ def load_base(config: EmbeddingConfig) -> tuple[Any, Any]:
     return base, Tokenizer.from_file(str(Path(resolved.path) / "tokenizer.json"))
 
 
-def shared_base(sentence_transformer: Any) -> tuple[Any, Any]:
+def shared_base(embedder: Any) -> tuple[Any, Any]:
     """The embedder's own BertModel and tokenizer, so the frozen layers exist once in memory."""
-    module = sentence_transformer[0]
+    backbone = getattr(embedder, "backbone", None)
+    if backbone is not None:  # the CPU path: loaded without sentence-transformers
+        return backbone.model, backbone.tokenizer
+    module = embedder.model[0]
     base = getattr(module, "auto_model", None) or module.model
-    return base, sentence_transformer.tokenizer.backend_tokenizer
+    return base, embedder.model.tokenizer.backend_tokenizer
 
 
 def new_net(base: Any, trained_from: int) -> ReaderNet:
