@@ -93,6 +93,38 @@ def test_best_span_and_null() -> None:
     assert (span.start, span.end, span.null, span.score, span.margin) == (0, 2, 2.0, 8.0, 6.0)
 
 
+def test_a_length_prior_moves_the_choice_but_not_the_score() -> None:
+    batch = encode(_CharTokenizer(), ["问"], ["在菏泽召开"])
+    logits = torch.full((1, batch.input_ids.shape[1], 2), -5.0)
+    logits[0, 4, 0], logits[0, 5, 0] = 4.0, 3.8  # starts: 在 (4.0) just above 菏 (3.8)
+    logits[0, 6, 1] = 4.0  # end: 泽
+    (plain,) = best_spans(logits, batch)
+    (short,) = best_spans(logits, batch, length_prior=-0.5)  # ln 3 vs ln 2: 0.2 apart
+    (longer,) = best_spans(logits, batch, length_prior=0.5)
+    assert (plain.start, plain.end, plain.score) == (0, 3, 8.0)  # 在菏泽
+    assert (short.start, short.end) == (1, 3) and abs(short.score - 7.8) < 1e-6  # 菏泽, its own logits
+    assert (longer.start, longer.end) == (0, 3)
+
+
+def test_the_length_prior_is_fitted_on_f1_and_zero_wins_ties() -> None:
+    from rag.reader.data import Example
+    from rag.reader.length_prior import fit_length_prior
+    from rag.reader.spans import Span
+
+    class Reader:  # answers 菏泽 under a negative prior, 在菏泽 otherwise
+        def read_pairs(self, questions, windows, priors):  # type: ignore[no-untyped-def]
+            return {p: [Span(1.0, 0.0, 1 if p < 0 else 0, 3) for _ in windows] for p in priors}
+
+    examples = [Example("在哪里？", "在菏泽召开", 1, 3), Example("在哪里？", "别的", -1, -1)]
+    best, table = fit_length_prior(Reader(), examples, grid=(0.0, -0.5, 0.5))  # type: ignore[arg-type]
+    assert best == -0.5 and table["-0.5"] == {"em": 1.0, "f1": 1.0} and table["0.0"]["em"] == 0.0
+    examples = [Example("在哪里？", "在菏泽召开", 0, 3)]
+    best, _ = fit_length_prior(Reader(), examples, grid=(0.5, 0.0, -0.5))  # type: ignore[arg-type]
+    assert best == 0.0  # 0.0 and 0.5 tie: no prior
+    with pytest.raises(ValueError, match="no answerable"):
+        fit_length_prior(Reader(), [], grid=(0.0,))  # type: ignore[arg-type]
+
+
 def _squad(tmp_path: Path, data: object, name: str = "x.json.gz") -> Path:
     path = tmp_path / name
     with gzip.open(path, "wt", encoding="utf-8") as f:

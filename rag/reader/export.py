@@ -11,7 +11,8 @@ from typing import Any
 
 from rag.config import Config
 from rag.reader.calibrate import collect, fit, validation_corpus
-from rag.reader.weights import ReaderMeta, read_meta, sha256_file, swap_in
+from rag.reader.data import Corpus
+from rag.reader.weights import ReaderMeta, read_meta, sha256_file, swap_in, write_meta
 
 
 def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
@@ -20,14 +21,35 @@ def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
     meta = read_meta(best)
     files = list(meta.settings["files"])
     val = validation_corpus(files, float(meta.settings["validation_share"]))
+    # 0. the length prior, on the validation windows; the pipeline below reads with it
+    prior, prior_table = length_prior_on(config, best, val, embedder)
+    meta = dataclasses.replace(meta, calibration=dataclasses.replace(meta.calibration, length_prior=prior))
+    write_meta(best, meta)
     cases = collect(config.replace(answer={"reader": str(best)}), val, embedder, progress)
     calibration, report = fit(cases, max_refused)
+    calibration = dataclasses.replace(calibration, length_prior=prior)
+    report = {**report, "length_prior": prior, "length_prior_windows": prior_table}
     meta = dataclasses.replace(meta, calibration=calibration)
     result = _read_json(work / "result.json")
     data = [{"file": Path(f).name, "sha256": sha256_file(Path(f))} for f in files]
     _write_folder(best, out, meta, model_card(meta, result, report, data, out.name))
     (work / "calibration.json").write_text(json.dumps(report, indent=2), "utf-8")
     return report
+
+
+def length_prior_on(config: Config, folder: Path, val: Corpus, embedder: Any) -> tuple[float, dict[str, Any]]:
+    """Fit the reader in `folder`'s length prior on the windows of the validation questions."""
+    from rag.reader.data import make_examples
+    from rag.reader.length_prior import fit_length_prior
+    from rag.reader.loading import shared_base
+    from rag.reader.reader import SpanReader
+
+    meta = read_meta(folder)
+    examples = make_examples([val], int(meta.settings.get("max_chars", 160)),
+                             float(meta.settings.get("cross_negatives", 0.5)), 1000)  # as training validates
+    reader = SpanReader(str(folder), lambda: shared_base(embedder), config.embedding.dtype,
+                        getattr(embedder, "planner", None))
+    return fit_length_prior(reader, examples)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -159,8 +159,13 @@ def token_span(batch: Batch, row: int, start: int, end: int) -> tuple[int, int] 
     return s, e
 
 
-def best_spans(logits: torch.Tensor, batch: Batch, max_answer_tokens: int = 48) -> list[Span]:
-    """The best non-null span of every row, with the null score beside it."""
+def best_spans(logits: torch.Tensor, batch: Batch, max_answer_tokens: int = 48,
+               length_prior: float = 0.0) -> list[Span]:
+    """The best non-null span of every row, with the null score beside it.
+
+    `length_prior` adds length_prior * ln(characters) to every span while choosing, a
+    prior on answer length fitted on validation windows (calibrate.fit_length_prior).
+    The score reported stays the span's own start + end logit."""
     start, end = logits[..., 0], logits[..., 1]
     width = start.shape[1]
     allowed = batch.allowed.clone()
@@ -172,7 +177,13 @@ def best_spans(logits: torch.Tensor, batch: Batch, max_answer_tokens: int = 48) 
     i = torch.arange(width)
     ok = (i[None, :] >= i[:, None]) & (i[None, :] < i[:, None] + max_answer_tokens)
     pair = pair.masked_fill(~ok, neg)
-    flat = pair.flatten(1).argmax(1)
+    choose = pair
+    if length_prior:
+        first = torch.tensor([[a for a, _ in o] + [0] * (width - len(o)) for o in batch.offsets])
+        last = torch.tensor([[b for _, b in o] + [0] * (width - len(o)) for o in batch.offsets])
+        chars = (last[:, None, :] - first[:, :, None]).clamp(min=1).to(pair.dtype)  # [B, i, j]
+        choose = pair + length_prior * chars.log()
+    flat = choose.flatten(1).argmax(1)
     spans = []
     for row, idx in enumerate(flat.tolist()):
         a, b = divmod(idx, width)

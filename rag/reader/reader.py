@@ -95,17 +95,23 @@ class SpanReader:
 
     def read(self, question: str, windows: Sequence[str]) -> list[Span]:
         """One span per window (character offsets into that window), in one batch."""
+        prior = self.calibration.length_prior
+        return self.read_pairs([question] * len(windows), windows, [prior])[prior]
+
+    def read_pairs(self, questions: Sequence[str], windows: Sequence[str],
+                   length_priors: Sequence[float]) -> dict[float, list[Span]]:
+        """Each (question, window) pair read once, its span chosen under each length prior."""
         if not windows:
-            return []
+            return {p: [] for p in length_priors}
         import torch
 
         from rag.reader.net import best_spans, encode, precision
 
         net = self.load()
-        batch = encode(self._tokenizer, [question] * len(windows), list(windows))
+        batch = encode(self._tokenizer, list(questions), list(windows))
         with torch.inference_mode(), precision(self.dtype):
             logits = self._run(net, batch.input_ids, batch.attention_mask, self.dtype)
-        return best_spans(logits, batch, self.max_answer_tokens)
+        return {p: best_spans(logits, batch, self.max_answer_tokens, p) for p in length_priors}
 
     def _logits(self, question: str, windows: Sequence[str], dtype: str) -> np.ndarray:
         """Start and end logits over the real tokens, as float32 (for measuring)."""

@@ -51,13 +51,15 @@ class Calibration:
     """How readings are ranked and when they are refused, fitted on validation data.
 
     A window ranks by  margin + hand_weight * hand score;  the winner is refused when
-    w_margin * its margin + w_evidence * retrieval evidence + bias < 0.
+    w_margin * its margin + w_evidence * retrieval evidence + bias < 0.  Within a window
+    the span is chosen by its logits + length_prior * ln(its characters).
     """
 
     hand_weight: float = 0.0
     w_margin: float = 1.0
     w_evidence: float = 0.0
     bias: float = 0.0
+    length_prior: float = 0.0
 
     def value(self, margin: float, evidence: float) -> float:
         """The decision value: >= 0 answers, < 0 refuses."""
@@ -164,6 +166,13 @@ def swap_in(tmp: Path, folder: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, folder)
+
+
+def write_meta(folder: Path, meta: ReaderMeta) -> None:
+    """Replace reader.json (e.g. with a new calibration); the weights are not touched."""
+    tmp = folder / "reader.json.tmp"
+    tmp.write_text(json.dumps(asdict(meta), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    os.replace(tmp, folder / "reader.json")
 
 
 def read_meta(folder: Path) -> ReaderMeta:
