@@ -89,12 +89,12 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         try:
             answer = None
             for answer, text in pipeline.stream_answer(message, session["turns"]):
-                shown = answer_html(text, answer, None, aid, done=False)
                 if aid in stops:  # the part shown so far stays, marked; nothing joins the history
-                    chat[-1] = {"role": "assistant", "content": shown + STOPPED}
+                    shown = str(chat[-1]["content"])
+                    chat[-1] = {"role": "assistant", "content": (shown if shown != "…" else "") + STOPPED}
                     yield chat, session
                     return
-                chat[-1] = {"role": "assistant", "content": shown}
+                chat[-1] = {"role": "assistant", "content": answer_html(text, answer, None, aid, done=False)}
                 yield chat, session
                 time.sleep(delay_ms / 1000)
             assert answer is not None

@@ -164,7 +164,7 @@ def best_spans(logits: torch.Tensor, batch: Batch, max_answer_tokens: int = 48,
     """The best non-null span of every row, with the null score beside it.
 
     `length_prior` adds length_prior * ln(characters) to every span while choosing, a
-    prior on answer length fitted on validation windows (calibrate.fit_length_prior).
+    prior on answer length fitted on validation windows (rag/reader/length_prior.py).
     The score reported stays the span's own start + end logit."""
     start, end = logits[..., 0], logits[..., 1]
     width = start.shape[1]
