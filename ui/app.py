@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -146,7 +147,9 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
 
     def ask(question: str) -> dict[str, Any]:
         """One question, no history: the whole Answer (text, short, refused, citations, passages)."""
-        return pipeline.answer(question).to_dict()
+        result = pipeline.answer(question).to_dict()
+        threading.Thread(target=trim, daemon=True).start()  # as the page does, but off the caller's time
+        return result
 
     def table() -> list[list[object]]:
         try:
