@@ -52,11 +52,8 @@ def is_mean_pooled(folder: Path) -> bool:
     return mode in ("mean", "mean_tokens") and pooling.get("include_prompt", True) is not False
 
 
-def load_backbone(folder: str | Path, max_seq_length: int) -> Backbone | None:
-    """The transformer and tokenizer of a mean-pooled folder (None for any other folder)."""
-    folder = Path(folder)
-    if not is_mean_pooled(folder) or not (folder / "tokenizer.json").is_file():
-        return None
+def load_frozen(folder: str | Path) -> tuple[Any, Any]:
+    """(transformer in eval mode without gradients, tokenizers.Tokenizer) of a model folder."""
     import transformers
     from tokenizers import Tokenizer
     from transformers import AutoModel
@@ -67,8 +64,16 @@ def load_backbone(folder: str | Path, max_seq_length: int) -> Backbone | None:
     model.eval()
     for p in model.parameters():
         p.requires_grad = False
+    return model, Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+
+
+def load_backbone(folder: str | Path, max_seq_length: int) -> Backbone | None:
+    """The transformer and tokenizer of a mean-pooled folder (None for any other folder)."""
+    folder = Path(folder)
+    if not is_mean_pooled(folder) or not (folder / "tokenizer.json").is_file():
+        return None
+    model, tokenizer = load_frozen(folder)
     limit = min(max_seq_length, int(getattr(model.config, "max_position_embeddings", 512)), 512)
     pad = model.config.pad_token_id
-    return Backbone(model, Tokenizer.from_file(str(folder / "tokenizer.json")), limit,
-                    int(pad) if pad is not None else 0)
+    return Backbone(model, tokenizer, limit, int(pad) if pad is not None else 0)
 

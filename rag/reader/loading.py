@@ -11,19 +11,13 @@ from rag.reader.net import ReaderNet
 
 def load_base(config: EmbeddingConfig) -> tuple[Any, Any]:
     """(BertModel, tokenizers.Tokenizer) of the embedding model, loaded on its own, frozen."""
-    from tokenizers import Tokenizer
-    from transformers import AutoModel
-
+    from rag.models.backbone import load_frozen
     from rag.models.resolve import force_offline, resolve_model
 
     force_offline()
     resolved = resolve_model(config.model, config.cache_dir, query_prompt=config.query_prompt,
                              passage_prompt=config.passage_prompt)
-    base = AutoModel.from_pretrained(str(resolved.path), local_files_only=True)
-    base.eval()
-    for p in base.parameters():
-        p.requires_grad = False
-    return base, Tokenizer.from_file(str(Path(resolved.path) / "tokenizer.json"))
+    return load_frozen(resolved.path)
 
 
 def shared_base(embedder: Any) -> tuple[Any, Any]:
