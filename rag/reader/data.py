@@ -215,6 +215,11 @@ class _ContextSearch:
         return [self.ids[i] for i in rows.tolist()]
 
 
+def validation_examples(val: Corpus, max_chars: int, cross_negatives: float) -> list[Example]:
+    """The validation windows: one fixed seed, so every run and calibration scores the same ones."""
+    return make_examples([val], max_chars, cross_negatives, 1000)
+
+
 def make_examples(corpora: Sequence[Corpus], max_chars: int, cross_negatives: float,
                   seed: int) -> list[Example]:
     out: list[Example] = []

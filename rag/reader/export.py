@@ -12,7 +12,7 @@ from typing import Any
 from rag.config import Config
 from rag.reader.calibrate import collect, fit, validation_corpus
 from rag.reader.data import Corpus
-from rag.reader.weights import ReaderMeta, read_meta, sha256_file, swap_in, write_meta
+from rag.reader.weights import ReaderMeta, meta_json, read_meta, sha256_file, swap_in, write_meta
 
 
 def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
@@ -39,14 +39,14 @@ def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
 
 def length_prior_on(config: Config, folder: Path, val: Corpus, embedder: Any) -> tuple[float, dict[str, Any]]:
     """Fit the reader in `folder`'s length prior on the windows of the validation questions."""
-    from rag.reader.data import make_examples
+    from rag.reader.data import validation_examples
     from rag.reader.length_prior import fit_length_prior
     from rag.reader.loading import shared_base
     from rag.reader.reader import SpanReader
 
     meta = read_meta(folder)
-    examples = make_examples([val], int(meta.settings.get("max_chars", 160)),
-                             float(meta.settings.get("cross_negatives", 0.5)), 1000)  # as training validates
+    examples = validation_examples(val, int(meta.settings.get("max_chars", 160)),
+                                   float(meta.settings.get("cross_negatives", 0.5)))
     reader = SpanReader(str(folder), lambda: shared_base(embedder), config.embedding.dtype,
                         getattr(embedder, "planner", None))
     return fit_length_prior(reader, examples)
@@ -61,8 +61,7 @@ def _write_folder(best: Path, out: Path, meta: ReaderMeta, card: str) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     tmp.chmod(0o755)
     shutil.copyfile(best / "model.safetensors", tmp / "model.safetensors")
-    meta_json = json.dumps(dataclasses.asdict(meta), ensure_ascii=False, indent=2)
-    (tmp / "reader.json").write_text(meta_json + "\n", "utf-8")
+    (tmp / "reader.json").write_text(meta_json(meta), "utf-8")
     (tmp / "MODEL_CARD.md").write_text(card, "utf-8")
     swap_in(tmp, out)
 

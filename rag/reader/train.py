@@ -28,7 +28,7 @@ import torch
 
 from rag.errors import DatasetError
 from rag.evaluation.metrics import exact_match, f1
-from rag.reader.data import Corpus, Example, load_squad, make_examples, split
+from rag.reader.data import Corpus, Example, load_squad, make_examples, split, validation_examples
 from rag.reader.net import ReaderNet, best_spans, encode, precision, span_loss, token_span
 from rag.reader.tokens import reader_tokenizer
 
@@ -82,7 +82,7 @@ def load_data(settings: TrainSettings) -> tuple[list[Example], list[Example], Co
                            f"{sum(len(c.contexts) for c in corpora)} contexts is none; "
                            "give more data or a larger validation share")
     train_ex = make_examples(corpora, settings.max_chars, settings.cross_negatives, settings.seed)
-    val_ex = make_examples([val], settings.max_chars, settings.cross_negatives, 1000)  # same for every run
+    val_ex = validation_examples(val, settings.max_chars, settings.cross_negatives)
     stats["examples"] = {"train": len(train_ex), "train_positive": sum(e.start >= 0 for e in train_ex),
                          "validation": len(val_ex)}
     return train_ex, val_ex, val, stats

@@ -128,7 +128,7 @@ def save(net: ReaderNet, meta: ReaderMeta, folder: Path) -> ReaderMeta:
     save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": FORMAT, "version": str(VERSION)})
     meta = ReaderMeta(**{**asdict(meta), "calibration": meta.calibration,
                          "sha256": sha256_file(tmp / "model.safetensors"), "version": VERSION})
-    (tmp / "reader.json").write_text(json.dumps(asdict(meta), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    (tmp / "reader.json").write_text(meta_json(meta), "utf-8")
     for extra in ("MODEL_CARD.md",):
         if (folder / extra).is_file():
             os.replace(folder / extra, tmp / extra)
@@ -168,10 +168,15 @@ def swap_in(tmp: Path, folder: Path) -> None:
         os.replace(tmp, folder)
 
 
+def meta_json(meta: ReaderMeta) -> str:
+    """reader.json's text."""
+    return json.dumps(asdict(meta), ensure_ascii=False, indent=2) + "\n"
+
+
 def write_meta(folder: Path, meta: ReaderMeta) -> None:
     """Replace reader.json (e.g. with a new calibration); the weights are not touched."""
     tmp = folder / "reader.json.tmp"
-    tmp.write_text(json.dumps(asdict(meta), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    tmp.write_text(meta_json(meta), "utf-8")
     os.replace(tmp, folder / "reader.json")
 
 
