@@ -111,6 +111,21 @@ def timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, list[float]
     return statistics.median(runs), runs
 
 
+ANSWER_HEADER = ("EM | F1 | hit | avg chars | citation precision | answerable refused | "
+                 "unanswerable refused | p50 ms | p95 ms |")
+ANSWER_RULE = "---:|" * 9
+
+
+def answer_cells(part: dict) -> str:
+    """One answerer's scores from an evaluate() result (or its "compared" entry) as table
+    cells, in ANSWER_HEADER's order."""
+    a, c, f, lat = part["answer"], part["citation"], part["refusal"], part["latency_ms"]
+    unans = f"{f['unanswerable_refused']:.3f} of {f['unanswerable']}" if f["unanswerable"] else "–"
+    return (f"{a['em']:.3f} | {a['f1']:.3f} | {a['hit']:.3f} | {a['avg_chars']:.0f} | "
+            f"{c['precision']:.3f} | {f['answerable_refused']:.3f} | {unans} | "
+            f"{lat['p50']:.0f} | {lat['p95']:.0f} |")
+
+
 def write_report(name: str, text: str) -> Path:
     REPORTS.mkdir(parents=True, exist_ok=True)
     path = REPORTS / name

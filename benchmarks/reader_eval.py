@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/reader_eval.py [--sets cmrc,drcd,dureader,cail,article] [--limit N]
 
-Each set is run once through `rag eval`'s evaluate(compare=True): one index, every
+Each set is run once through `rag eval`'s evaluate(compare=HAND): one index, every
 question answered by the reader (configured) and by the hand score (reader off).
 These sets are reported, never tuned on. Results: benchmarks/reports/reader.md
 and one JSON per set in benchmarks/reports/reader/.
@@ -18,12 +18,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import EVAL, REPORTS, ROOT, machine, write_report  # noqa: E402
+from _common import (  # noqa: E402
+    ANSWER_HEADER,
+    ANSWER_RULE,
+    EVAL,
+    REPORTS,
+    ROOT,
+    answer_cells,
+    machine,
+    write_report,
+)
 
 from rag.config import Config  # noqa: E402
 from rag.embed import Embedder  # noqa: E402
 from rag.evaluation.datasets import load_dataset  # noqa: E402
-from rag.evaluation.runner import evaluate  # noqa: E402
+from rag.evaluation.runner import HAND, evaluate  # noqa: E402
 from rag.reader.weights import DEFAULT_READER  # noqa: E402
 
 SETS = {  # name: (file, per_context)
@@ -52,7 +61,7 @@ def main() -> None:
             continue
         started = time.perf_counter()
         result = evaluate(load_dataset(path), config, embedder=embedder, limit=args.limit,
-                          per_context=per_context, compare=True)
+                          per_context=per_context, compare=HAND)
         result["wall_s"] = round(time.perf_counter() - started, 1)
         (out / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), "utf-8")
         print(name, json.dumps({k: result[k] for k in ("answer", "refusal", "latency_ms")}))
@@ -63,8 +72,7 @@ def table(folder: Path) -> str:
     lines = ["# The reader vs the hand-scored sentence answers", "", f"Machine: {machine()}", "",
              "EM and F1 score the short answer (the reader's span; the whole text when there is none); "
              "hit scores the whole answer text. Retrieval over all contexts, except CAIL (per context).",
-             "", "| set | answerer | EM | F1 | hit | avg chars | citation precision | answerable refused | "
-             "unanswerable refused | p50 ms | p95 ms |", "|---|---|" + "---:|" * 9]
+             "", "| set | answerer | " + ANSWER_HEADER, "|---|---|" + ANSWER_RULE]
     for name in SETS:
         path = folder / f"{name}.json"
         if not path.is_file():
@@ -72,11 +80,7 @@ def table(folder: Path) -> str:
         r = json.loads(path.read_text("utf-8"))
         label = f"{r['dataset']} ({r['n']} q{', per context' if r['per_context'] else ''})"
         for who, part in (("reader", r), ("hand", r["compared"]["hand"])):
-            a, c, f, lat = part["answer"], part["citation"], part["refusal"], part["latency_ms"]
-            unans = f"{f['unanswerable_refused']:.3f} of {f['unanswerable']}" if f["unanswerable"] else "–"
-            lines.append(f"| {label} | {who} | {a['em']:.3f} | {a['f1']:.3f} | {a['hit']:.3f} | "
-                         f"{a['avg_chars']:.0f} | {c['precision']:.3f} | {f['answerable_refused']:.3f} | "
-                         f"{unans} | {lat['p50']:.0f} | {lat['p95']:.0f} |")
+            lines.append(f"| {label} | {who} | {answer_cells(part)}")
     return "\n".join(lines) + "\n"
 
 

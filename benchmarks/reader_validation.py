@@ -1,12 +1,14 @@
 """Readers compared through the full pipeline on validation questions: how a reader is chosen.
 
-    .venv/bin/python benchmarks/reader_validation.py reader-v4 reader-v5 [--limit N]
+    .venv/bin/python benchmarks/reader_validation.py reader-v4 reader-v5 [--windows 6,8] [--limit N]
 
 1. Take the validation split of the training files (the hash split `rag reader train`
    holds out: never trained on, and not a test set) and write it as SQuAD JSON to
    artifacts/validation.json, so `rag eval artifacts/validation.json --no-t2s` asks the same.
-2. Answer every question with each reader named, retrieval over all validation contexts,
-   and with the sentence answers (reader off) once beside them.
+2. Build one index over all validation contexts, and answer every question there with
+   each reader named and with the sentence answers (reader off), one after the other;
+   `--windows` adds the first reader reading more (or fewer) windows per question
+   (answer.reader_windows; the configured count is the first reader's row).
 Results: benchmarks/reports/reader_validation.md. The test sets are never read here.
 """
 
@@ -17,16 +19,17 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, machine, write_report  # noqa: E402
+from _common import ANSWER_HEADER, ANSWER_RULE, ROOT, answer_cells, machine, write_report  # noqa: E402
 
 from rag.cli_reader import DEFAULT_FILES, SHARED_TRAIN  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.embed import Embedder  # noqa: E402
 from rag.evaluation.datasets import load_dataset  # noqa: E402
-from rag.evaluation.runner import evaluate  # noqa: E402
+from rag.evaluation.runner import HAND, evaluate  # noqa: E402
 from rag.reader.calibrate import validation_corpus  # noqa: E402
 from rag.reader.train import TrainSettings  # noqa: E402
 
@@ -51,32 +54,37 @@ def write_validation(path: Path = OUT) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("readers", nargs="+", help="reader names under rag/weights/, or folders")
+    parser.add_argument("--windows", default="", help="other answer.reader_windows for the first reader, "
+                        "comma-separated: 6,8")
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
+    try:
+        windows = [int(w) for w in args.windows.split(",") if w.strip()]
+    except ValueError:
+        parser.error(f"--windows takes comma-separated integers such as 6,8, got {args.windows!r}")
+    if len(set(args.readers)) < len(args.readers) or "hand" in args.readers:
+        parser.error(f"name each reader once, and none 'hand': got {args.readers}")
     dataset = load_dataset(write_validation(), t2s=False)  # DRCD was converted when read
     config = Config.load()
-    embedder = Embedder(config.embedding)
-    rows = []
-    for i, name in enumerate(args.readers):
-        started = time.perf_counter()
-        r = evaluate(dataset, config.replace(answer={"reader": name}), embedder=embedder,
-                     limit=args.limit, compare=i == 0)
-        print(name, json.dumps({k: r[k] for k in ("answer", "refusal", "latency_ms")}))
-        rows.append((name, r))
-        if i == 0:
-            rows.append(("sentences (reader off)", {**r, **r["compared"]["hand"]}))
-        print(f"{name}: {time.perf_counter() - started:.0f} s")
-    n = rows[0][1]["n"]
+    first, *others = args.readers
+    compare: dict[str, dict[str, Any]] = {name: {"reader": name} for name in others}
+    compare.update({f"{first}, {w} windows": {"reader": first, "reader_windows": w} for w in windows})
+    compare.update(HAND)
+    started = time.perf_counter()
+    r = evaluate(dataset, config.replace(answer={"reader": first}), embedder=Embedder(config.embedding),
+                 limit=args.limit, compare=compare)
+    print(f"{len(compare) + 1} answerers on {r['n']} questions: {time.perf_counter() - started:.0f} s")
+    label = f"{first}, {config.answer.reader_windows} windows" if windows else first
+    rows = [(label, r)] + [(name, part) for name, part in r["compared"].items() if name != "hand"]
+    rows.append(("sentences (reader off)", r["compared"]["hand"]))
+    for name, part in rows:
+        print(name, json.dumps({k: part[k] for k in ("answer", "refusal", "latency_ms")}))
     lines = ["# Readers on the validation questions (full pipeline)", "", f"Machine: {machine()}", "",
-             f"{n} questions held out of the training files by `rag reader train`'s hash split, "
-             "retrieval over their contexts. This is what a shipped reader is chosen on; the test "
-             "sets are in reader.md.", "",
-             "| answerer | EM | F1 | hit | avg chars | citation precision | answerable refused | p50 ms |",
-             "|---|" + "---:|" * 7]
-    for name, r in rows:
-        a, c, f, lat = r["answer"], r["citation"], r["refusal"], r["latency_ms"]
-        lines.append(f"| {name} | {a['em']:.3f} | {a['f1']:.3f} | {a['hit']:.3f} | {a['avg_chars']:.0f} | "
-                     f"{c['precision']:.3f} | {f['answerable_refused']:.3f} | {lat['p50']:.0f} |")
+             f"{r['n']} questions held out of the training files by `rag reader train`'s hash split, "
+             "one index over their contexts, every question asked of each answerer in turn. This is "
+             "what a shipped reader is chosen on; the test sets are in reader.md.", "",
+             "| answerer | " + ANSWER_HEADER, "|---|" + ANSWER_RULE]
+    lines += [f"| {name} | {answer_cells(part)}" for name, part in rows]
     write_report("reader_validation.md", "\n".join(lines) + "\n")
 
 

@@ -256,7 +256,7 @@ def eval_command(ctx: click.Context, dataset: Path, as_json: bool, limit: int | 
                  per_context: bool, t2s: bool | None, corpus: tuple[Path, ...], compare: bool) -> None:
     """Evaluate on DATASET: SQuAD-format JSON (CMRC 2018, DRCD, CAIL2019) or JSONL."""
     from rag.evaluation.datasets import load_dataset
-    from rag.evaluation.runner import evaluate
+    from rag.evaluation.runner import HAND, evaluate
 
     try:
         cutoffs = sorted({int(k) for k in ks.split(",") if k.strip()})
@@ -266,7 +266,7 @@ def eval_command(ctx: click.Context, dataset: Path, as_json: bool, limit: int | 
         raise click.BadParameter(f"{ks!r}: every cut-off must be a positive integer, such as 1,3,5,10")
     data = load_dataset(dataset, t2s=t2s)
     result = evaluate(data, _config(ctx), ks=cutoffs, limit=limit, per_context=per_context,
-                      corpus=corpus, compare=compare)
+                      corpus=corpus, compare=HAND if compare else None)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return

@@ -99,3 +99,28 @@ def test_cmrc_slice_end_to_end() -> None:
     assert data["n"] == 50
     assert data["retrieval"]["recall@5"] >= 0.9
     assert data["answer"]["hit"] >= 0.6
+
+
+def test_compare_scores_other_answer_settings_on_the_same_questions(base_config, embedder) -> None:
+    from rag.evaluation.runner import HAND, evaluate
+
+    data = load_dataset(ROOT / "tests" / "data" / "article_qa.jsonl")
+    # reader off twice under two names: the same settings must give the same scores
+    config = base_config.replace(answer={"reader": None})
+    result = evaluate(data, config, embedder=embedder, limit=4, progress=False,
+                      compare={**HAND, "one": {"reader": None, "max_sentences": 1}})
+    assert set(result["compared"]) == {"hand", "one"}
+    assert result["compared"]["hand"]["answer"] == result["answer"]
+    assert result["compared"]["one"]["answer"]["avg_chars"] < result["answer"]["avg_chars"]
+    assert evaluate(data, config, embedder=embedder, limit=1, progress=False)["compared"] == {}
+
+
+def test_compare_names_are_checked_before_any_index_is_built(base_config, embedder) -> None:
+    from rag.errors import ConfigError
+    from rag.evaluation.runner import evaluate
+
+    data = load_dataset(ROOT / "tests" / "data" / "article_qa.jsonl")
+    with pytest.raises(ValueError, match="'configured' names the configured answerer"):
+        evaluate(data, base_config, embedder=embedder, compare={"configured": {"reader": None}})
+    with pytest.raises(ConfigError, match="colour"):
+        evaluate(data, base_config, embedder=embedder, compare={"odd": {"colour": "red"}})

@@ -6,6 +6,9 @@
    answer span, matched by character offsets.
 4. Score answers (hit, EM, F1), citations, refusals and latency.
 With `per_context`, each question is asked against an index of its own context only.
+With `compare`, other answer settings (another reader, or none: HAND) answer every
+question too, from the same index, one after the other, so their scores and latencies
+come from the same run.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from rag.config import Config, is_lite_uri
@@ -29,6 +33,7 @@ from rag.index.view import subset
 from rag.pipeline import Pipeline
 
 MODES = ("hybrid", "dense", "lexical")
+HAND: Mapping[str, Mapping[str, Any]] = MappingProxyType({"hand": {"reader": None}})  # sentence answers
 
 
 @dataclass
@@ -46,9 +51,16 @@ class _Tally:
 
 def evaluate(dataset: Dataset, config: Config, *, embedder: TextEmbedder | None = None,
              ks: Sequence[int] = (1, 3, 5, 10), limit: int | None = None, per_context: bool = False,
-             corpus: Sequence[Path] = (), progress: bool = True, compare: bool = False) -> dict[str, Any]:
-    """Scores for the configured answerer; with `compare`, also for the hand-scored
-    sentence answerer (answer.reader: null) on the same index, under "compared"."""
+             corpus: Sequence[Path] = (), progress: bool = True,
+             compare: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Scores for the configured answerer, and under "compared", for each named set of
+    `answer` settings in `compare` (HAND: the hand-scored sentence answers) on the same index."""
+    compare = dict(compare or {})
+    if "configured" in compare:
+        raise ValueError(f"'configured' names the configured answerer; call the compared ones "
+                         f"something else, got {sorted(compare)}")
+    for name, overrides in compare.items():  # check every override now, before any index is built
+        config.replace(answer=dict(overrides))
     embedder = embedder or Embedder(config.embedding)
     questions = dataset.questions[:limit] if limit else dataset.questions
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
@@ -66,7 +78,7 @@ def evaluate(dataset: Dataset, config: Config, *, embedder: TextEmbedder | None 
 
 def _evaluate(dataset: Dataset, questions: Sequence[Question], cfg: Config, embedder: TextEmbedder,
               ks: Sequence[int], per_context: bool, corpus: Sequence[Path], progress: bool,
-              compare: bool) -> dict[str, Any]:
+              compare: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     builder = IndexBuilder(cfg, embedder, dim=embedder.dim)  # type: ignore[attr-defined]
     started = time.perf_counter()
     if dataset.documents:
@@ -77,9 +89,8 @@ def _evaluate(dataset: Dataset, questions: Sequence[Question], cfg: Config, embe
     build_s = time.perf_counter() - started
     pipeline = Pipeline(cfg, embedder=embedder)
     variants = {"configured": pipeline}
-    if compare:
-        hand = cfg.replace(answer={"reader": None})
-        variants["hand"] = pipeline.with_index(pipeline.index, config=hand)
+    for name, overrides in compare.items():
+        variants[name] = pipeline.with_index(pipeline.index, config=cfg.replace(answer=dict(overrides)))
     tallies = {name: _Tally() for name in variants}
     views: dict[str, dict[str, Pipeline]] = {}  # doc id -> variant -> pipeline on that doc
     bar = _bar(len(questions), progress)
@@ -96,10 +107,10 @@ def _evaluate(dataset: Dataset, questions: Sequence[Question], cfg: Config, embe
     tokens = report.embedded_tokens
     result = _summary(tallies["configured"], ks, len(questions), dataset, build_s, tokens, per_context)
     result["answerer"] = "reader" if cfg.answer.reader else "hand"
-    if compare:
-        hand_result = _summary(tallies["hand"], ks, len(questions), dataset, build_s, tokens, per_context)
-        result["compared"] = {"hand": {k: hand_result[k] for k in ("answer", "citation", "refusal",
-                                                                    "latency_ms")}}
+    result["compared"] = {}
+    for name in compare:
+        other = _summary(tallies[name], ks, len(questions), dataset, build_s, tokens, per_context)
+        result["compared"][name] = {k: other[k] for k in ("answer", "citation", "refusal", "latency_ms")}
     return result
 
 
@@ -171,4 +182,4 @@ def _bar(total: int, enabled: bool):
     return tqdm(total=total, desc="questions", unit="q", disable=not enabled)
 
 
-__all__ = ["evaluate"]
+__all__ = ["HAND", "evaluate"]
