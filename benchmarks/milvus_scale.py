@@ -96,7 +96,8 @@ def one(size: int, variant: str, workdir: Path) -> dict:
         search.save(folder)
         del tokens
     else:
-        from rag.index.milvus import MilvusBackend, MilvusSearch
+        from rag.index.milvus import MilvusBackend
+        from rag.index.milvus_search import MilvusSearch
         from rag.types import Chunk
 
         backend = MilvusBackend(str(folder / "milvus.db"), "scale", timeout_s=600)

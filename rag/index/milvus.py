@@ -27,12 +27,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from rag.config import IndexConfig, is_lite_uri
 from rag.errors import ConfigError, IndexBackendError, IndexCorruptError, IndexMismatchError, RagError
 from rag.index.backends import Backend
-from rag.index.search import ChunkSearch, Hits
+from rag.index.milvus_search import MilvusSearch
+from rag.index.search import ChunkSearch
 
 if TYPE_CHECKING:
     from rag.index.store import IndexData
@@ -266,42 +265,6 @@ class MilvusBackend(Backend):
         with self.calls(f"dropping collection {self.collection}"):
             if c.has_collection(self.collection, timeout=self.timeout_s):
                 c.drop_collection(self.collection, timeout=self.timeout_s)
-
-
-class MilvusSearch(ChunkSearch):
-    """Two searches per question, dense and BM25, mapped back to the store's chunk rows."""
-
-    def __init__(self, backend: MilvusBackend, rows: dict[str, int]) -> None:
-        self.backend = backend
-        self.rows = rows  # chunk id -> row in IndexData.chunks
-
-    def search(self, query_vector: np.ndarray, query_text: str, dense_k: int, lexical_k: int) -> Hits:
-        b = self.backend
-        c = b.client()
-        dense: list[int] = []
-        lexical: list[int] = []
-        with b.calls(f"searching {b.collection}"):
-            if dense_k > 0 and self.rows:
-                found = c.search(b.collection, data=[np.asarray(query_vector, np.float32).ravel().tolist()],
-                                 anns_field="vector", limit=dense_k, output_fields=["doc_id"],
-                                 search_params={"metric_type": "IP"}, timeout=b.timeout_s)
-                dense = self._rows(found)
-            if lexical_k > 0 and self.rows and query_text.strip():
-                found = c.search(b.collection, data=[query_text], anns_field="sparse", limit=lexical_k,
-                                 output_fields=["doc_id"], search_params={"metric_type": "BM25"},
-                                 timeout=b.timeout_s)
-                lexical = self._rows(found)
-        return Hits(dense, lexical)
-
-    def describe(self) -> str:
-        b = self.backend
-        return f"milvus collection {b.collection} at {b.uri} ({b.count()} chunks)"
-
-    def _rows(self, found: Any) -> list[int]:
-        """Hits as store rows, best first; a chunk this store does not know (a build under way
-        elsewhere) is skipped."""
-        hits = found[0] if found else []
-        return [self.rows[h["id"]] for h in hits if h["id"] in self.rows]
 
 
 def _refused_for_auth(exc: BaseException) -> bool:

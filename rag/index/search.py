@@ -7,7 +7,7 @@ fuses them by rank. A backend that holds chunks the local store does not know
 always names a chunk this process can cite.
 
     FaissSearch   FAISS + bm25s in this process (files beside the store)
-    MilvusSearch  a Milvus collection (rag.index.milvus)
+    MilvusSearch  a Milvus collection (rag.index.milvus_search)
 """
 
 from __future__ import annotations
