@@ -1,6 +1,7 @@
 """Readers compared through the full pipeline on validation questions: how a reader is chosen.
 
     .venv/bin/python benchmarks/reader_validation.py reader-v4 reader-v5 [--windows 6,8] [--limit N]
+        [--report reader_validation.md]
 
 1. Take the validation split of the training files (the hash split `rag reader train`
    holds out: never trained on, and not a test set) and write it as SQuAD JSON to
@@ -9,7 +10,7 @@
    each reader named and with the sentence answers (reader off), one after the other;
    `--windows` adds the first reader reading more (or fewer) windows per question
    (answer.reader_windows; the configured count is the first reader's row).
-Results: benchmarks/reports/reader_validation.md. The test sets are never read here.
+Results: benchmarks/reports/reader_validation.md (or --report). The test sets are never read here.
 """
 
 from __future__ import annotations
@@ -57,11 +58,15 @@ def main() -> None:
     parser.add_argument("--windows", default="", help="other answer.reader_windows for the first reader, "
                         "comma-separated: 6,8")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--report", default="reader_validation.md",
+                        help="file name under benchmarks/reports/ (a sweep keeps the reader comparison)")
     args = parser.parse_args()
     try:
         windows = [int(w) for w in args.windows.split(",") if w.strip()]
     except ValueError:
         parser.error(f"--windows takes comma-separated integers such as 6,8, got {args.windows!r}")
+    if Path(args.report).name != args.report or not args.report.endswith(".md"):
+        parser.error(f"--report takes a file name ending in .md such as reader_windows.md, got {args.report!r}")
     if len(set(args.readers)) < len(args.readers) or "hand" in args.readers:
         parser.error(f"name each reader once, and none 'hand': got {args.readers}")
     dataset = load_dataset(write_validation(), t2s=False)  # DRCD was converted when read
@@ -85,7 +90,7 @@ def main() -> None:
              "what a shipped reader is chosen on; the test sets are in reader.md.", "",
              "| answerer | " + ANSWER_HEADER, "|---|" + ANSWER_RULE]
     lines += [f"| {name} | {answer_cells(part)}" for name, part in rows]
-    write_report("reader_validation.md", "\n".join(lines) + "\n")
+    write_report(args.report, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
