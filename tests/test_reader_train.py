@@ -85,6 +85,7 @@ def test_rag_reader_train_writes_a_calibrated_reader_that_answers(tmp_path: Path
     meta = json.loads((out / "reader.json").read_text("utf-8"))
     assert meta["calibration"]["w_margin"] != 1.0  # fitted, not the default
     assert "length_prior_windows" in (out / "MODEL_CARD.md").read_text("utf-8")  # step 0: fitted
+    assert '"read_with": {"reader_windows": 4' in (out / "MODEL_CARD.md").read_text("utf-8")
     with safe_open(str(out / "model.safetensors"), "pt") as f:  # format 2: int8 matrices, row scales
         assert meta["version"] == 2 and f.metadata()["version"] == "2"
         assert str(f.get_tensor("top.0.intermediate.dense.weight").dtype) == "torch.int8"

@@ -28,7 +28,10 @@ def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
     cases = collect(config.replace(answer={"reader": str(best)}), val, embedder, progress)
     calibration, report = fit(cases, max_refused)
     calibration = dataclasses.replace(calibration, length_prior=prior)
-    report = {**report, "length_prior": prior, "length_prior_windows": prior_table}
+    # what the pipeline read with: a config that reads more windows is outside this fit
+    report = {**report, "length_prior": prior, "length_prior_windows": prior_table,
+              "read_with": {"reader_windows": config.answer.reader_windows,
+                            "candidate_passages": config.answer.candidate_passages}}
     meta = dataclasses.replace(meta, calibration=calibration)
     result = _read_json(work / "result.json")
     data = [{"file": Path(f).name, "sha256": sha256_file(Path(f))} for f in files]
