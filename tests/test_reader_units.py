@@ -111,18 +111,33 @@ def test_the_length_prior_is_fitted_on_f1_and_zero_wins_ties() -> None:
     from rag.reader.length_prior import fit_length_prior
     from rag.reader.spans import Span
 
-    class Reader:  # answers 菏泽 under a negative prior, 在菏泽 otherwise
-        def read_pairs(self, questions, windows, priors):  # type: ignore[no-untyped-def]
-            return {p: [Span(1.0, 0.0, 1 if p < 0 else 0, 3) for _ in windows] for p in priors}
+    class Reader:  # answers 菏泽 under a negative prior, 在菏泽 otherwise; a cap of 1 cuts it to 菏
+        def read_pairs(self, questions, windows, decodings):  # type: ignore[no-untyped-def]
+            return {(p, c): [Span(1.0, 0.0, 1 if p < 0 else 0, 2 if c == 1 else 3) for _ in windows]
+                    for p, c in decodings}
 
     examples = [Example("在哪里？", "在菏泽召开", 1, 3), Example("在哪里？", "别的", -1, -1)]
-    best, table = fit_length_prior(Reader(), examples, grid=(0.0, -0.5, 0.5))  # type: ignore[arg-type]
-    assert best == -0.5 and table["-0.5"] == {"em": 1.0, "f1": 1.0} and table["0.0"]["em"] == 0.0
+    best, cap, table = fit_length_prior(Reader(), examples, grid=(0.0, -0.5, 0.5),  # type: ignore[arg-type]
+                                        caps=(1, 48, 96))
+    assert (best, cap) == (-0.5, 48)  # 48 and 96 tie: the smaller cap
+    assert table["-0.5@48"] == {"em": 1.0, "f1": 1.0} and table["0.0@48"]["em"] == 0.0
+    assert table["-0.5"]["em"] == 0.0  # the first cap's keys carry no "@"
     examples = [Example("在哪里？", "在菏泽召开", 0, 3)]
-    best, _ = fit_length_prior(Reader(), examples, grid=(0.5, 0.0, -0.5))  # type: ignore[arg-type]
-    assert best == 0.0  # 0.0 and 0.5 tie: no prior
+    best, cap, _ = fit_length_prior(Reader(), examples, grid=(0.5, 0.0, -0.5), caps=(48,))  # type: ignore[arg-type]
+    assert (best, cap) == (0.0, 48)  # 0.0 and 0.5 tie: no prior
     with pytest.raises(ValueError, match="no answerable"):
         fit_length_prior(Reader(), [], grid=(0.0,))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="caps"):
+        fit_length_prior(Reader(), examples, caps=(0,))  # type: ignore[arg-type]
+
+
+def test_a_cap_on_span_tokens_limits_the_choice() -> None:
+    batch = encode(_CharTokenizer(), ["问"], ["在菏泽召开"])
+    logits = torch.full((1, batch.input_ids.shape[1], 2), -5.0)
+    logits[0, 4, 0], logits[0, 8, 1], logits[0, 5, 1] = 4.0, 4.0, 1.0  # 在…开 best, 在菏 next
+    (free,) = best_spans(logits, batch, max_answer_tokens=5)
+    (capped,) = best_spans(logits, batch, max_answer_tokens=2)
+    assert (free.start, free.end) == (0, 5) and (capped.start, capped.end) == (0, 2)
 
 
 def _squad(tmp_path: Path, data: object, name: str = "x.json.gz") -> Path:

@@ -7,7 +7,7 @@
     reader.py    SpanReader.read(question, windows), loaded on first use
     data.py      training windows from SQuAD-format files, with hard negatives
     train.py     the resumable training loop; session.py runs it end to end
-    length_prior.py  a prior on span length, fitted on validation windows (calibration step 0)
+    length_prior.py  a prior and a cap on span length, fitted on validation windows (calibration step 0)
     calibrate.py ranking weight and refusal rule, fitted on validation data
     export.py    calibrate, then write the weights folder and its model card
 

@@ -22,8 +22,9 @@ def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
     files = list(meta.settings["files"])
     val = validation_corpus(files, float(meta.settings["validation_share"]))
     # 0. the length prior, on the validation windows; the pipeline below reads with it
-    prior, prior_table = length_prior_on(config, best, val, embedder)
-    meta = dataclasses.replace(meta, calibration=dataclasses.replace(meta.calibration, length_prior=prior))
+    prior, cap, prior_table = length_prior_on(config, best, val, embedder)
+    decoding = {"length_prior": prior, "max_answer_tokens": cap}
+    meta = dataclasses.replace(meta, calibration=dataclasses.replace(meta.calibration, **decoding))
     write_meta(best, meta)
     cases = collect(config.replace(answer={"reader": str(best)}), val, embedder, progress)
     calibration, report = fit(cases, max_refused)
@@ -40,8 +41,9 @@ def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
     return report
 
 
-def length_prior_on(config: Config, folder: Path, val: Corpus, embedder: Any) -> tuple[float, dict[str, Any]]:
-    """Fit the reader in `folder`'s length prior on the windows of the validation questions."""
+def length_prior_on(config: Config, folder: Path, val: Corpus,
+                    embedder: Any) -> tuple[float, int, dict[str, Any]]:
+    """Fit the reader in `folder`'s length prior and cap on the windows of the validation questions."""
     from rag.reader.data import validation_examples
     from rag.reader.length_prior import fit_length_prior
     from rag.reader.loading import shared_base

@@ -59,7 +59,9 @@ class SpanReader:
 
     @property
     def max_answer_tokens(self) -> int:
-        return int(self.meta.settings.get("max_answer_tokens", 48))
+        """The calibrated cap on span length in tokens, else the one it was trained with."""
+        cap = self.calibration.max_answer_tokens
+        return cap if cap is not None else int(self.meta.settings.get("max_answer_tokens", 48))
 
     def load(self) -> ReaderNet:
         from rag.reader.net import ReaderNet
@@ -95,14 +97,15 @@ class SpanReader:
 
     def read(self, question: str, windows: Sequence[str]) -> list[Span]:
         """One span per window (character offsets into that window), in one batch."""
-        prior = self.calibration.length_prior
-        return self.read_pairs([question] * len(windows), windows, [prior])[prior]
+        decoding = (self.calibration.length_prior, self.max_answer_tokens)
+        return self.read_pairs([question] * len(windows), windows, [decoding])[decoding]
 
     def read_pairs(self, questions: Sequence[str], windows: Sequence[str],
-                   length_priors: Sequence[float]) -> dict[float, list[Span]]:
-        """Each (question, window) pair read once, its span chosen under each length prior."""
+                   decodings: Sequence[tuple[float, int]]) -> dict[tuple[float, int], list[Span]]:
+        """Each (question, window) pair read once, its span chosen under each
+        (length prior, cap in tokens) decoding."""
         if not windows:
-            return {p: [] for p in length_priors}
+            return {d: [] for d in decodings}
         import torch
 
         from rag.reader.net import best_spans, encode, precision
@@ -111,7 +114,7 @@ class SpanReader:
         batch = encode(self._tokenizer, list(questions), list(windows))
         with torch.inference_mode(), precision(self.dtype):
             logits = self._run(net, batch.input_ids, batch.attention_mask, self.dtype)
-        return {p: best_spans(logits, batch, self.max_answer_tokens, p) for p in length_priors}
+        return {(p, cap): best_spans(logits, batch, cap, p) for p, cap in decodings}
 
     def _logits(self, question: str, windows: Sequence[str], dtype: str) -> np.ndarray:
         """Start and end logits over the real tokens, as float32 (for measuring)."""

@@ -52,7 +52,8 @@ class Calibration:
 
     A window ranks by  margin + hand_weight * hand score;  the winner is refused when
     w_margin * its margin + w_evidence * retrieval evidence + bias < 0.  Within a window
-    the span is chosen by its logits + length_prior * ln(its characters).
+    the span is chosen by its logits + length_prior * ln(its characters), among spans
+    of at most max_answer_tokens tokens (None: the cap it was trained with).
     """
 
     hand_weight: float = 0.0
@@ -60,6 +61,7 @@ class Calibration:
     w_evidence: float = 0.0
     bias: float = 0.0
     length_prior: float = 0.0
+    max_answer_tokens: int | None = None
 
     def value(self, margin: float, evidence: float) -> float:
         """The decision value: >= 0 answers, < 0 refuses."""
