@@ -84,6 +84,7 @@ def test_rag_reader_train_writes_a_calibrated_reader_that_answers(tmp_path: Path
     assert "wrote" in result.output and (out / "MODEL_CARD.md").is_file()
     meta = json.loads((out / "reader.json").read_text("utf-8"))
     assert meta["calibration"]["w_margin"] != 1.0  # fitted, not the default
+    assert meta["calibration"]["max_answer_tokens"] in (32, 48, 64, 96, 160)  # step 0 chose a cap
     assert "length_prior_windows" in (out / "MODEL_CARD.md").read_text("utf-8")  # step 0: fitted
     assert '"read_with": {"reader_windows": 4' in (out / "MODEL_CARD.md").read_text("utf-8")
     with safe_open(str(out / "model.safetensors"), "pt") as f:  # format 2: int8 matrices, row scales

@@ -21,16 +21,16 @@ def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
     meta = read_meta(best)
     files = list(meta.settings["files"])
     val = validation_corpus(files, float(meta.settings["validation_share"]))
-    # 0. the length prior, on the validation windows; the pipeline below reads with it
+    # 0. the length prior and cap, on the validation windows; the pipeline below reads with them
     prior, cap, prior_table = length_prior_on(config, best, val, embedder)
     decoding = {"length_prior": prior, "max_answer_tokens": cap}
     meta = dataclasses.replace(meta, calibration=dataclasses.replace(meta.calibration, **decoding))
     write_meta(best, meta)
     cases = collect(config.replace(answer={"reader": str(best)}), val, embedder, progress)
     calibration, report = fit(cases, max_refused)
-    calibration = dataclasses.replace(calibration, length_prior=prior)
+    calibration = dataclasses.replace(calibration, **decoding)
     # what the pipeline read with: a config that reads more windows is outside this fit
-    report = {**report, "length_prior": prior, "length_prior_windows": prior_table,
+    report = {**report, **decoding, "length_prior_windows": prior_table,
               "read_with": {"reader_windows": config.answer.reader_windows,
                             "candidate_passages": config.answer.candidate_passages}}
     meta = dataclasses.replace(meta, calibration=calibration)
