@@ -66,7 +66,8 @@ def main() -> None:
     except ValueError:
         parser.error(f"--windows takes comma-separated integers such as 6,8, got {args.windows!r}")
     if Path(args.report).name != args.report or not args.report.endswith(".md"):
-        parser.error(f"--report takes a file name ending in .md such as reader_windows.md, got {args.report!r}")
+        parser.error(f"--report takes a file name ending in .md such as reader_windows.md, "
+                     f"got {args.report!r}")
     if len(set(args.readers)) < len(args.readers) or "hand" in args.readers:
         parser.error(f"name each reader once, and none 'hand': got {args.readers}")
     dataset = load_dataset(write_validation(), t2s=False)  # DRCD was converted when read

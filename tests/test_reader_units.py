@@ -15,7 +15,7 @@ from rag.errors import DatasetError
 from rag.reader.calibrate import Case, fit
 from rag.reader.data import ExampleMaker, load_squad, split
 from rag.reader.net import best_spans, encode, token_span
-from rag.reader.weights import dequantize, quantize_rows
+from rag.reader.weights import Calibration, dequantize, quantize_rows
 from rag.reader.windows import merge_windows, window_around
 from rag.types import Document
 
@@ -183,14 +183,34 @@ def test_examples_positive_and_in_context_negative(tmp_path: Path) -> None:
 
 def test_calibration_fit_separates_and_respects_the_refusal_cap() -> None:
     rng = np.random.default_rng(0)
-    cases = [Case("answerable", [float(m)], [0.8], [1.0], 0.8) for m in rng.normal(5, 2, 200)]
-    cases += [Case("other", [float(m)], [0.6], [0.0], 0.6) for m in rng.normal(-3, 2, 100)]
-    cases += [Case("own", [float(m)], [0.7], [0.0], 0.7) for m in rng.normal(-1, 2, 100)]
+    cases = [Case("answerable", [float(m)], [1.0], [0.8], [1.0], 0.8) for m in rng.normal(5, 2, 200)]
+    cases += [Case("other", [float(m)], [1.0], [0.6], [0.0], 0.6) for m in rng.normal(-3, 2, 100)]
+    cases += [Case("own", [float(m)], [1.0], [0.7], [0.0], 0.7) for m in rng.normal(-1, 2, 100)]
     calibration, report = fit(cases, max_refused=0.05)
     assert report["answerable_refused"] <= 0.05
-    accepted = [calibration.accepts(c.margins[0], c.evidence) for c in cases]
+    accepted = [calibration.accepts(c.margins[0], c.nulls[0], c.evidence) for c in cases]
     assert np.mean(accepted[:200]) >= 0.95
     assert np.mean(accepted[200:]) < 0.5
+
+
+def test_calibration_fit_uses_the_null_logits_when_margins_do_not_separate() -> None:
+    # Same margins and evidence for both kinds; only the span's own logits (margin + null) differ.
+    rng = np.random.default_rng(1)
+    margins = [float(m) for m in rng.normal(2, 1, 300)]
+    cases = [Case("answerable", [m], [float(n)], [0.7], [1.0], 0.7)
+             for m, n in zip(margins[:150], rng.normal(3, 1, 150), strict=True)]
+    kinds = ["other", "own"] * 75
+    cases += [Case(kind, [m], [float(n)], [0.7], [0.0], 0.7)
+              for kind, m, n in zip(kinds, margins[150:], rng.normal(-3, 1, 150), strict=True)]
+    calibration, report = fit(cases, max_refused=0.05)
+    assert calibration.w_null > 0
+    assert report["unanswerable_own_refused"] > 0.9 and report["unanswerable_other_refused"] > 0.9
+
+
+def test_calibration_without_a_null_weight_decides_as_before() -> None:
+    old = Calibration(hand_weight=16.0, w_margin=0.28, w_evidence=8.9, bias=-5.9)
+    assert old.w_null == 0.0
+    assert old.value(2.0, 100.0, 0.5) == pytest.approx(0.28 * 2.0 + 8.9 * 0.5 - 5.9)
 
 
 def test_int8_rows_round_trip_within_half_a_step() -> None:

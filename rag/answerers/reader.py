@@ -6,8 +6,9 @@
    the margin of that span over "no answer".
 3. The window whose  margin + hand_weight * hand score  is highest wins (the
    weight is chosen on validation data and ships with the reader).
-4. The calibration (also fitted on validation data) weighs the winner's margin
-   and the retrieval evidence (the best hand score): below zero, we refuse.
+4. The calibration (also fitted on validation data) weighs the winner's margin,
+   its "no answer" logits and the retrieval evidence (the best hand score):
+   below zero, we refuse.
    That decision value is the Answer's score.
 5. The answer is the span ("菏泽"), then every sentence the span touches, each
    with [n]; those citations carry the span's exact document offsets.
@@ -115,7 +116,7 @@ class ReaderAnswerer:
         if not readings:
             return self.hand.refusal(query.text, passages, evidence)
         best = readings[0]
-        decision = self.reader.calibration.value(best.span.margin, evidence)
+        decision = self.reader.calibration.value(best.span.margin, best.span.null, evidence)
         if decision < 0:
             return self.hand.refusal(query.text, passages, decision)
         doc = index.documents[best.window.doc_id]

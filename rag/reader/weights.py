@@ -51,7 +51,8 @@ class Calibration:
     """How readings are ranked and when they are refused, fitted on validation data.
 
     A window ranks by  margin + hand_weight * hand score;  the winner is refused when
-    w_margin * its margin + w_evidence * retrieval evidence + bias < 0.  Within a window
+    w_margin * its margin + w_null * its "no answer" logits + w_evidence * retrieval
+    evidence + bias < 0 (w_null 0: calibrations older than the null term).  Within a window
     the span is chosen by its logits + length_prior * ln(its characters), among spans
     of at most max_answer_tokens tokens (None: the cap it was trained with).
     """
@@ -60,15 +61,16 @@ class Calibration:
     w_margin: float = 1.0
     w_evidence: float = 0.0
     bias: float = 0.0
+    w_null: float = 0.0
     length_prior: float = 0.0
     max_answer_tokens: int | None = None
 
-    def value(self, margin: float, evidence: float) -> float:
+    def value(self, margin: float, null: float, evidence: float) -> float:
         """The decision value: >= 0 answers, < 0 refuses."""
-        return self.w_margin * margin + self.w_evidence * evidence + self.bias
+        return self.w_margin * margin + self.w_null * null + self.w_evidence * evidence + self.bias
 
-    def accepts(self, margin: float, evidence: float) -> bool:
-        return self.value(margin, evidence) >= 0
+    def accepts(self, margin: float, null: float, evidence: float) -> bool:
+        return self.value(margin, null, evidence) >= 0
 
 
 @dataclass(frozen=True)
