@@ -16,8 +16,9 @@
    logits, its "no answer" logits and the evidence, the two unanswerable kinds
    weighted equally; move its bias to the value that maximizes balanced accuracy
    while refusing at most `max_refused` of the answerable questions. The span's
-   own logits separate better than its margin alone (5-fold validation, reader-v4:
-   unanswerable-own refused 0.77 vs 0.69 at 5% answerable refused).
+   own logits separate better than its margin alone (reader-v4, 5 held-out folds:
+   answer-removed contexts refused 0.77 vs 0.67 at about 5% answerable refused;
+   benchmarks/reports/reader_refusal.md).
 """
 
 from __future__ import annotations
