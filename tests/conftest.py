@@ -12,10 +12,19 @@ import pytest
 
 from rag.config import Config
 from rag.embed import Embedder
+from rag.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_DIR = ROOT.parent / "shared" / "eval"
 ARTICLE = ROOT / "data" / "corpus" / "全省脱贫攻坚推进会在菏泽召开.txt"
+
+
+def article_pipeline(base_config: Config, embedder: Embedder, root: Path, reader: str | None) -> Pipeline:
+    """A pipeline over a copy of the bundled article in `root`, its index built on first use."""
+    shutil.copy(ARTICLE, root / ARTICLE.name)
+    config = base_config.replace(index={"root": str(root / "index"), "corpus": str(root)},
+                                 answer={"reader": reader})
+    return Pipeline(config, embedder=embedder)
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from rag.evaluation.datasets import load_dataset
 from rag.pipeline import Pipeline
 from rag.question.checks import check_question
 
-from .conftest import ARTICLE
+from .conftest import article_pipeline
 
 
 @pytest.mark.parametrize("env, message", [
@@ -52,11 +51,7 @@ def test_questions_are_cleaned_of_invalid_characters() -> None:
 
 @pytest.fixture(scope="module")
 def pipeline(base_config: Config, embedder, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    root = tmp_path_factory.mktemp("errors")
-    shutil.copy(ARTICLE, root / ARTICLE.name)
-    config = base_config.replace(index={"root": str(root / "index"), "corpus": str(root)},
-                                 answer={"reader": None})
-    return Pipeline(config, embedder=embedder)
+    return article_pipeline(base_config, embedder, tmp_path_factory.mktemp("errors"), None)
 
 
 def test_traditional_questions_find_what_simplified_ones_do(pipeline: Pipeline) -> None:

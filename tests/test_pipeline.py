@@ -3,7 +3,6 @@ facts, citations, refusal, follow-ups. tests/test_reader.py covers the reader.""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,12 @@ from rag.errors import InvalidQuestionError
 from rag.pipeline import Pipeline
 from rag.types import Answer, Citation
 
-from .conftest import ARTICLE
+from .conftest import ARTICLE, article_pipeline
 
 
 @pytest.fixture(scope="module")
 def pipeline(base_config: Config, embedder, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    root = tmp_path_factory.mktemp("pipeline")
-    shutil.copy(ARTICLE, root / ARTICLE.name)
-    config = base_config.replace(index={"root": str(root / "index"), "corpus": str(root)},
-                                 answer={"reader": None})
-    return Pipeline(config, embedder=embedder)
+    return article_pipeline(base_config, embedder, tmp_path_factory.mktemp("pipeline"), None)
 
 
 def test_first_call_builds_the_missing_index(pipeline: Pipeline) -> None:

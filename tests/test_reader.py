@@ -15,7 +15,7 @@ from rag.errors import ReaderError
 from rag.pipeline import Pipeline
 from rag.reader.weights import DEFAULT_READER, WEIGHTS_ROOT
 
-from .conftest import ARTICLE
+from .conftest import ARTICLE, article_pipeline
 
 SHIPPED = WEIGHTS_ROOT / DEFAULT_READER
 # Measured with reader-v1: 36 of 46 answered with the fact cited, 9 of 12 refused; reader-v2 (rag
@@ -26,11 +26,7 @@ ARTICLE_MIN_HITS, ARTICLE_MIN_REFUSED = 34, 8
 
 @pytest.fixture(scope="module")
 def pipeline(base_config: Config, embedder, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    root = tmp_path_factory.mktemp("reader")
-    shutil.copy(ARTICLE, root / ARTICLE.name)
-    config = base_config.replace(index={"root": str(root / "index"), "corpus": str(root)},
-                                 answer={"reader": DEFAULT_READER})
-    return Pipeline(config, embedder=embedder)
+    return article_pipeline(base_config, embedder, tmp_path_factory.mktemp("reader"), DEFAULT_READER)
 
 
 def test_short_answer_with_its_exact_span(pipeline: Pipeline) -> None:
