@@ -50,8 +50,7 @@ def refused(cases: list[Case], max_refused: float) -> dict[str, float]:
             if not c.margins:
                 hits[c.kind].append(True)
                 continue
-            ranks = np.asarray(c.margins) + calibration.hand_weight * np.asarray(c.hands)
-            i = int(np.argmax(ranks))
+            i = c.winner(calibration.hand_weight)
             hits[c.kind].append(not calibration.accepts(c.margins[i], c.nulls[i], c.evidence))
     return {k: round(float(np.mean(v)), 4) for k, v in hits.items()}
 

@@ -18,7 +18,9 @@
    while refusing at most `max_refused` of the answerable questions. The span's
    own logits separate better than its margin alone (reader-v4, 5 held-out folds:
    answer-removed contexts refused 0.77 vs 0.67 at about 5% answerable refused;
-   benchmarks/reports/reader_refusal.md).
+   benchmarks/reports/reader_refusal.md). Through the full pipeline, though, that
+   refit refused more answerable validation questions, so reader-v4 ships the
+   margin rule (w_null 0; benchmarks/reports/reader_refusal_validation.md).
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ class Case:
     hands: list[float]
     f1s: list[float]  # F1 of each window's short answer (answerable only)
     evidence: float
+
+    def winner(self, hand_weight: float) -> int:
+        """The window read that wins: highest margin + hand_weight * hand score."""
+        return int(np.argmax(np.asarray(self.margins) + hand_weight * np.asarray(self.hands)))
 
 
 def validation_corpus(files: list[str], share: float) -> Corpus:
@@ -122,10 +128,7 @@ def _read(pipeline: Any, answerer: Any, index: Any, query: Any, vector: Any, q: 
 def fit(cases: list[Case], max_refused: float = 0.05) -> tuple[Calibration, dict[str, Any]]:
     answerable = [c for c in cases if c.kind == "answerable" and c.margins]
     # 3. hand_weight, by the short answers' F1
-    def top(c: Case, w: float) -> int:
-        return int(np.argmax(np.asarray(c.margins) + w * np.asarray(c.hands)))
-
-    f1_by_weight = {w: float(np.mean([c.f1s[top(c, w)] for c in answerable])) for w in HAND_WEIGHTS}
+    f1_by_weight = {w: float(np.mean([c.f1s[c.winner(w)] for c in answerable])) for w in HAND_WEIGHTS}
     best_f1 = max(f1_by_weight.values())
     weight = min(w for w in HAND_WEIGHTS if f1_by_weight[w] >= best_f1 - F1_TOLERANCE)
     # 4. refusal: logistic regression on (span logits, null logits, evidence), then the bias
@@ -133,7 +136,7 @@ def fit(cases: list[Case], max_refused: float = 0.05) -> tuple[Calibration, dict
     counts = {k: sum(c.kind == k for c in cases) for k in ("answerable", "other", "own")}
     for c in cases:
         if c.margins:
-            i = top(c, weight)
+            i = c.winner(weight)
             rows.append((c.margins[i] + c.nulls[i], c.nulls[i], c.evidence))
         else:  # nothing read: the most confident "no answer"
             rows.append((-50.0, 0.0, c.evidence))
