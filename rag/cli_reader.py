@@ -46,6 +46,12 @@ def _default_files() -> list[Path]:
     return files
 
 
+null_logits_option = click.option(
+    "--null-logits/--margin-only", default=False, show_default=True,
+    help="Refuse on the span's own and its \"no answer\" logits instead of their margin "
+         "(rejected for reader-v4 on validation: see its model card).")
+
+
 @click.group()
 def reader() -> None:
     """Train and calibrate the span reader."""
@@ -69,10 +75,11 @@ def reader() -> None:
 @click.option("--init", default=None, help="Start from this reader's weights (a name or folder).")
 @click.option("--char-tokens/--pieces", default=False, show_default=True,
               help="Read Chinese one character per token instead of e5's multi-character pieces.")
+@null_logits_option
 @click.pass_context
 def train_command(ctx: click.Context, files: tuple[Path, ...], work: Path, out: str, epochs: float,
                   trained_from: int, batch_size: int, lr: float, seed: int, validation_share: float,
-                  init: str | None, char_tokens: bool) -> None:
+                  init: str | None, char_tokens: bool, null_logits: bool) -> None:
     """Fine-tune the reader, then calibrate it on validation data and write it to OUT."""
     from rag.cli import friendly
 
@@ -92,7 +99,8 @@ def train_command(ctx: click.Context, files: tuple[Path, ...], work: Path, out: 
         result = train_reader(config, settings, work)
         click.echo(f"trained {result.steps} steps in {result.wall_s / 60:.1f} min; "
                    f"best validation at step {result.best_step}")
-        report = calibrate_and_export(config, work, resolve_folder(out), Embedder(config.embedding))
+        report = calibrate_and_export(config, work, resolve_folder(out), Embedder(config.embedding),
+                                      null_logits=null_logits)
         click.echo(json.dumps(report, ensure_ascii=False))
         click.echo(f"wrote {resolve_folder(out)}")
 
@@ -104,8 +112,10 @@ def train_command(ctx: click.Context, files: tuple[Path, ...], work: Path, out: 
 @click.option("--out", default=DEFAULT_READER, show_default=True)
 @click.option("--max-refused", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Most answerable validation questions the refusal rule may refuse.")
+@null_logits_option
 @click.pass_context
-def calibrate_command(ctx: click.Context, work: Path, out: str, max_refused: float) -> None:
+def calibrate_command(ctx: click.Context, work: Path, out: str, max_refused: float,
+                      null_logits: bool) -> None:
     """Calibrate the best weights in WORK on validation data and write them to OUT."""
     from rag.cli import friendly
 
@@ -117,7 +127,7 @@ def calibrate_command(ctx: click.Context, work: Path, out: str, max_refused: flo
 
         config = _config(ctx)
         report = calibrate_and_export(config, work, resolve_folder(out), Embedder(config.embedding),
-                                      max_refused)
+                                      max_refused, null_logits=null_logits)
         click.echo(json.dumps(report, ensure_ascii=False))
         click.echo(f"wrote {resolve_folder(out)}")
 

@@ -84,6 +84,7 @@ def test_rag_reader_train_writes_a_calibrated_reader_that_answers(tmp_path: Path
     assert "wrote" in result.output and (out / "MODEL_CARD.md").is_file()
     meta = json.loads((out / "reader.json").read_text("utf-8"))
     assert meta["calibration"]["w_margin"] != 1.0  # fitted, not the default
+    assert meta["calibration"]["w_null"] == 0.0  # the margin rule unless --null-logits
     assert meta["calibration"]["max_answer_tokens"] in (32, 48, 64, 96, 160)  # step 0 chose a cap
     assert "length_prior_windows" in (out / "MODEL_CARD.md").read_text("utf-8")  # step 0: fitted
     assert '"read_with": {"reader_windows": 4' in (out / "MODEL_CARD.md").read_text("utf-8")
@@ -93,6 +94,14 @@ def test_rag_reader_train_writes_a_calibrated_reader_that_answers(tmp_path: Path
         assert f.get_tensor("top.0.intermediate.dense.weight.scale").shape[1] == 1
     card = (out / "MODEL_CARD.md").read_text("utf-8")
     assert "tiny.json" in card and meta["sha256"] in card
+    # `rag reader calibrate --null-logits` refits the same weights with the other refusal rule
+    refit = tmp_path / "reader-null"
+    result = CliRunner().invoke(main, ["reader", "calibrate", "--work", str(tmp_path / "w"),
+                                       "--out", str(refit), "--null-logits"])
+    assert result.exit_code == 0, result.output
+    again = json.loads((refit / "reader.json").read_text("utf-8"))
+    assert again["calibration"]["w_null"] != 0.0 and again["sha256"] == meta["sha256"]
+    assert '"null_logits": true' in (refit / "MODEL_CARD.md").read_text("utf-8")
 
     config = Config.load(env=False)
     corpus = tmp_path / "corpus"

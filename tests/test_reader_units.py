@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from pathlib import Path
@@ -202,9 +203,42 @@ def test_calibration_fit_uses_the_null_logits_when_margins_do_not_separate() -> 
     kinds = ["other", "own"] * 75
     cases += [Case(kind, [m], [float(n)], [0.7], [0.0], 0.7)
               for kind, m, n in zip(kinds, margins[150:], rng.normal(-3, 1, 150), strict=True)]
-    calibration, report = fit(cases, max_refused=0.05)
-    assert calibration.w_null > 0
+    calibration, report = fit(cases, max_refused=0.05, null_logits=True)
+    assert calibration.w_null > 0 and report["null_logits"] is True
     assert report["unanswerable_own_refused"] > 0.9 and report["unanswerable_other_refused"] > 0.9
+    # The default margin rule does not look at the null logits, so here it cannot separate.
+    margin_only, report = fit(cases, max_refused=0.05)
+    assert margin_only.w_null == 0.0 and report["null_logits"] is False
+    assert report["unanswerable_own_refused"] < 0.5 and report["unanswerable_other_refused"] < 0.5
+
+
+def test_calibration_fit_by_default_decides_on_the_margin_alone() -> None:
+    """The null logits can change without changing the default fit or what it refuses."""
+    rng = np.random.default_rng(2)
+    cases = [Case("answerable", [float(m), float(m) - 4], [0.0, 0.0], [0.8, 0.2], [1.0, 0.0], 0.8)
+             for m in rng.normal(5, 2, 120)]
+    cases += [Case(kind, [float(m)], [0.0], [0.6], [0.0], 0.6)
+              for kind, m in zip(["other", "own"] * 60, rng.normal(-2, 2, 120), strict=True)]
+    cases += [Case("own", [], [], [], [], 0.1)]  # nothing read: the most confident "no answer"
+    noisy = [dataclasses.replace(c, nulls=[float(n) for n in rng.normal(0, 5, len(c.nulls))]) for c in cases]
+    a, report = fit(cases)
+    b, _ = fit(noisy)
+    assert a == b and a.w_null == 0.0 and a.w_margin > 0
+    assert report["answerable_refused"] <= 0.05 and report["cases"]["own"] == 61
+    assert all(a.accepts(c.margins[0], n.nulls[0], c.evidence) == a.accepts(c.margins[0], 0.0, c.evidence)
+               for c, n in zip(cases, noisy, strict=True) if c.margins)
+
+
+@pytest.mark.parametrize("max_refused", [-0.1, 1.5])
+def test_calibration_fit_rejects_a_refusal_cap_outside_0_and_1(max_refused: float) -> None:
+    with pytest.raises(ValueError, match=f"max_refused must be within \\[0, 1\\], got {max_refused}"):
+        fit([Case("answerable", [1.0], [0.0], [0.5], [1.0], 0.5)], max_refused)
+
+
+def test_calibration_fit_without_an_answerable_reading_is_a_clear_error() -> None:
+    cases = [Case("answerable", [], [], [], [], 0.2), Case("own", [1.0], [0.0], [0.5], [0.0], 0.5)]
+    with pytest.raises(DatasetError, match="no answerable validation question had a window read"):
+        fit(cases)
 
 
 def test_calibration_without_a_null_weight_decides_as_before() -> None:

@@ -12,15 +12,17 @@
 3. Choose `hand_weight` (how much the hand score helps rank windows) by the F1 of
    the short answers to the answerable questions: the smallest weight within
    F1_TOLERANCE of the best (a smaller gap is under one question of 548).
-4. Fit a logistic regression of answerable vs unanswerable on the winner's span
-   logits, its "no answer" logits and the evidence, the two unanswerable kinds
-   weighted equally; move its bias to the value that maximizes balanced accuracy
-   while refusing at most `max_refused` of the answerable questions. The span's
-   own logits separate better than its margin alone (reader-v4, 5 held-out folds:
-   answer-removed contexts refused 0.77 vs 0.67 at about 5% answerable refused;
-   benchmarks/reports/reader_refusal.md). Through the full pipeline, though, that
-   refit refused more answerable validation questions, so reader-v4 ships the
-   margin rule (w_null 0; benchmarks/reports/reader_refusal_validation.md).
+4. Fit a logistic regression of answerable vs unanswerable on the winner's margin
+   over "no answer" and the evidence, the two unanswerable kinds weighted equally;
+   move its bias to the value that maximizes balanced accuracy while refusing at
+   most `max_refused` of the answerable questions.
+   `null_logits=True` fits on the span's own logits and its "no answer" logits
+   instead of their difference. That separates better on the validation cases
+   alone (reader-v4, 5 folds: answer-removed contexts refused 0.775 vs 0.685 at about
+   5% answerable refused; benchmarks/reports/reader_refusal.md), but through the
+   full pipeline it refused more answerable validation questions
+   (benchmarks/reports/reader_refusal_validation.md), so it is off by default and
+   reader-v4 ships the margin rule (w_null 0).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from rag.config import Config
+from rag.errors import DatasetError
 from rag.evaluation.metrics import f1
 from rag.reader.data import Corpus, is_validation, load_squad, split
 from rag.reader.weights import Calibration
@@ -125,27 +128,29 @@ def _read(pipeline: Any, answerer: Any, index: Any, query: Any, vector: Any, q: 
                  [f1(docs[r.window.doc_id].text[r.start:r.end], [q.answer]) for r in readings], evidence)]
 
 
-def fit(cases: list[Case], max_refused: float = 0.05) -> tuple[Calibration, dict[str, Any]]:
+def fit(cases: list[Case], max_refused: float = 0.05,
+        null_logits: bool = False) -> tuple[Calibration, dict[str, Any]]:
+    if not 0.0 <= max_refused <= 1.0:
+        raise ValueError(f"max_refused must be within [0, 1], got {max_refused!r}")
     answerable = [c for c in cases if c.kind == "answerable" and c.margins]
+    if not answerable:
+        raise DatasetError("no answerable validation question had a window read: nothing to calibrate "
+                           "on; check the training files and --validation-share")
     # 3. hand_weight, by the short answers' F1
     f1_by_weight = {w: float(np.mean([c.f1s[c.winner(w)] for c in answerable])) for w in HAND_WEIGHTS}
     best_f1 = max(f1_by_weight.values())
     weight = min(w for w in HAND_WEIGHTS if f1_by_weight[w] >= best_f1 - F1_TOLERANCE)
-    # 4. refusal: logistic regression on (span logits, null logits, evidence), then the bias
+    # 4. refusal: logistic regression on the winner's features and the evidence, then the bias
     rows, labels, weights = [], [], []
     counts = {k: sum(c.kind == k for c in cases) for k in ("answerable", "other", "own")}
     for c in cases:
-        if c.margins:
-            i = c.winner(weight)
-            rows.append((c.margins[i] + c.nulls[i], c.nulls[i], c.evidence))
-        else:  # nothing read: the most confident "no answer"
-            rows.append((-50.0, 0.0, c.evidence))
+        rows.append(_features(c, weight, null_logits))
         labels.append(1.0 if c.kind == "answerable" else 0.0)
         weights.append(0.5 / counts["answerable"] if c.kind == "answerable" else 0.25 / counts[c.kind])
     x, y, sw = np.asarray(rows), np.asarray(labels), np.asarray(weights)
     mu, sd = x.mean(0), x.std(0) + 1e-9
     coef = _logistic((x - mu) / sd, y, sw)
-    w_raw = coef[:3] / sd
+    w_raw = coef[:-1] / sd
     z = x @ w_raw  # decision value without the bias
     kinds = np.asarray([c.kind for c in cases])
     pos, own, other = z[kinds == "answerable"], z[kinds == "own"], z[kinds == "other"]
@@ -160,15 +165,36 @@ def fit(cases: list[Case], max_refused: float = 0.05) -> tuple[Calibration, dict
             best = (bal, t, refused_pos, own_ok, other_ok)
     assert best is not None
     bal, t, refused_pos, own_ok, other_ok = best
-    # w_s * score + w_n * null  ==  w_s * margin + (w_s + w_n) * null, as Calibration weighs them
-    calibration = Calibration(hand_weight=weight, w_margin=float(w_raw[0]), w_null=float(w_raw[0] + w_raw[1]),
-                              w_evidence=float(w_raw[2]), bias=float(-t))
+    if null_logits:
+        # w_s * score + w_n * null  ==  w_s * margin + (w_s + w_n) * null, as Calibration weighs them
+        w_margin, w_null, w_evidence = float(w_raw[0]), float(w_raw[0] + w_raw[1]), float(w_raw[2])
+    else:
+        w_margin, w_null, w_evidence = float(w_raw[0]), 0.0, float(w_raw[1])
+    calibration = Calibration(hand_weight=weight, w_margin=w_margin, w_null=w_null,
+                              w_evidence=w_evidence, bias=float(-t))
     report = {"cases": counts, "f1_by_hand_weight": {str(k): round(v, 4) for k, v in f1_by_weight.items()},
-              "hand_weight": weight, "answerable_refused": round(refused_pos, 4),
+              "hand_weight": weight, "null_logits": null_logits, "answerable_refused": round(refused_pos, 4),
               "unanswerable_own_refused": round(own_ok, 4), "unanswerable_other_refused": round(other_ok, 4),
               "balanced_accuracy": round(float(bal), 4), "max_refused": max_refused,
               "calibration": dataclasses.asdict(calibration)}
     return calibration, report
+
+
+def _features(c: Case, hand_weight: float, null_logits: bool) -> tuple[float, ...]:
+    """What the refusal rule weighs for one case: its winner's logits, then the evidence.
+
+    The margin rule sees (margin, evidence); the null-logit rule sees (span logits =
+    margin + null, null, evidence). A case with no window read gets the most
+    confident "no answer" there is: margin -50, null 0.
+    """
+    if c.margins:
+        i = c.winner(hand_weight)
+        margin, null = c.margins[i], c.nulls[i]
+    else:
+        margin, null = -50.0, 0.0
+    if null_logits:
+        return (margin + null, null, c.evidence)
+    return (margin, c.evidence)
 
 
 def _logistic(x: np.ndarray, y: np.ndarray, sw: np.ndarray, steps: int = 2000) -> np.ndarray:

@@ -16,7 +16,8 @@ from rag.reader.weights import ReaderMeta, meta_json, read_meta, sha256_file, sw
 
 
 def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
-                         max_refused: float = 0.05, progress: bool = True) -> dict[str, Any]:
+                         max_refused: float = 0.05, progress: bool = True,
+                         null_logits: bool = False) -> dict[str, Any]:
     best = work / "best"
     meta = read_meta(best)
     files = list(meta.settings["files"])
@@ -27,7 +28,7 @@ def calibrate_and_export(config: Config, work: Path, out: Path, embedder: Any,
     meta = dataclasses.replace(meta, calibration=dataclasses.replace(meta.calibration, **decoding))
     write_meta(best, meta)
     cases = collect(config.replace(answer={"reader": str(best)}), val, embedder, progress)
-    calibration, report = fit(cases, max_refused)
+    calibration, report = fit(cases, max_refused, null_logits)
     calibration = dataclasses.replace(calibration, **decoding)
     # what the pipeline read with: a config that reads more windows is outside this fit
     report = {**report, **decoding, "length_prior_windows": prior_table,
