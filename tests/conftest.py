@@ -13,6 +13,7 @@ import pytest
 from rag.config import Config
 from rag.embed import Embedder
 from rag.pipeline import Pipeline
+from rag.types import Answer
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_DIR = ROOT.parent / "shared" / "eval"
@@ -25,6 +26,13 @@ def article_pipeline(base_config: Config, embedder: Embedder, root: Path, reader
     config = base_config.replace(index={"root": str(root / "index"), "corpus": str(root)},
                                  answer={"reader": reader})
     return Pipeline(config, embedder=embedder)
+
+
+def ask_follow_up(pipeline: Pipeline, first: str, follow: str) -> tuple[Answer, Answer]:
+    """Ask `first`, then `follow` with that exchange as the chat history."""
+    a = pipeline.answer(first)
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": a.text}]
+    return a, pipeline.answer(follow, history=history)
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from rag.errors import InvalidQuestionError
 from rag.pipeline import Pipeline
 from rag.types import Answer, Citation
 
-from .conftest import ARTICLE, article_pipeline
+from .conftest import ARTICLE, article_pipeline, ask_follow_up
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +66,7 @@ def test_refusal_has_no_citations(pipeline: Pipeline) -> None:
 
 
 def test_follow_up_uses_history(pipeline: Pipeline) -> None:
-    first = pipeline.answer("刘家义强调了什么？")
-    history = [{"role": "user", "content": "刘家义强调了什么？"},
-               {"role": "assistant", "content": first.text}]
-    follow = pipeline.answer("他还强调了什么？", history=history)
+    first, follow = ask_follow_up(pipeline, "刘家义强调了什么？", "他还强调了什么？")
     assert not follow.refused
     assert set(c.text for c in follow.citations).isdisjoint(c.text for c in first.citations)
     assert any("精准" in c.text for c in follow.citations)

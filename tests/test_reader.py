@@ -15,7 +15,7 @@ from rag.errors import ReaderError
 from rag.pipeline import Pipeline
 from rag.reader.weights import DEFAULT_READER, WEIGHTS_ROOT
 
-from .conftest import ARTICLE, article_pipeline
+from .conftest import ARTICLE, article_pipeline, ask_follow_up
 
 SHIPPED = WEIGHTS_ROOT / DEFAULT_READER
 # Measured with reader-v1: 36 of 46 answered with the fact cited, 9 of 12 refused; reader-v2 (rag
@@ -53,10 +53,7 @@ def test_unanswerable_is_refused_without_citations(pipeline: Pipeline) -> None:
 
 
 def test_follow_up_with_the_reader(pipeline: Pipeline) -> None:
-    first = pipeline.answer("刘家义强调了什么？")
-    history = [{"role": "user", "content": "刘家义强调了什么？"},
-               {"role": "assistant", "content": first.text}]
-    follow = pipeline.answer("他还强调了什么？", history=history)
+    first, follow = ask_follow_up(pipeline, "刘家义强调了什么？", "他还强调了什么？")
     assert not follow.refused
     assert set(c.text for c in follow.citations).isdisjoint(c.text for c in first.citations)
 
