@@ -86,18 +86,17 @@ def main() -> None:
     embedder = Embedder(config.embedding)
     cases = collect(config, val, embedder, progress=False)
     cv = {name: refused(cases, args.max_refused, null) for name, null in RULES.items()}
-    fits = {name: fit(cases, args.max_refused, null) for name, null in RULES.items()}
-    calibration, report = next(f for name, f in fits.items() if RULES[name] == args.null_logits)
+    fits = {null: fit(cases, args.max_refused, null) for null in RULES.values()}
+    calibration, report = fits[args.null_logits]
     decoding = {"length_prior": meta.calibration.length_prior,
                 "max_answer_tokens": meta.calibration.max_answer_tokens}
     calibration = dataclasses.replace(calibration, **decoding)
     report["calibration"] = dataclasses.asdict(calibration)
     if args.write:
         write_meta(folder, dataclasses.replace(meta, calibration=calibration))
-    fitted = [row(name, c, shares(refused_by(c, cases))) for name, (c, _) in fits.items()]
-    shipped = meta.calibration
-    cap = shipped.max_answer_tokens or int(meta.settings.get("max_answer_tokens", 48))
-    fitted.append(row(f"as {folder.name} ships it", shipped, shares(refused_by(shipped, cases))))
+    compared = {name: fits[null][0] for name, null in RULES.items()}
+    compared[f"as {folder.name} ships it"] = meta.calibration
+    fitted = [row(name, c, shares(refused_by(c, cases))) for name, c in compared.items()]
     lines = [
         "# The reader's refusal rule on validation data",
         "",
@@ -106,7 +105,7 @@ def main() -> None:
         f"{args.reader}, {len(cases)} cases from the validation contexts of its training files "
         f"(`rag.reader.calibrate.collect`: {report['cases']}), read with "
         f"{config.answer.reader_windows} windows from {config.answer.candidate_passages} passages, "
-        f"spans of at most {cap} pieces. "
+        f"spans of at most {meta.max_answer_tokens} pieces. "
         f"Refused shares in held-out folds ({FOLDS} folds, each rule fitted on the other four "
         f"with at most {args.max_refused:.0%} of answerable cases refused):",
         "",

@@ -60,8 +60,7 @@ class SpanReader:
     @property
     def max_answer_tokens(self) -> int:
         """The calibrated cap on span length in tokens, else the one it was trained with."""
-        cap = self.calibration.max_answer_tokens
-        return cap if cap is not None else int(self.meta.settings.get("max_answer_tokens", 48))
+        return self.meta.max_answer_tokens
 
     def load(self) -> ReaderNet:
         from rag.reader.net import ReaderNet

@@ -86,6 +86,12 @@ class ReaderMeta:
     format: str = FORMAT
     version: int = VERSION
 
+    @property
+    def max_answer_tokens(self) -> int:
+        """The calibrated cap on span length in tokens, else the one it was trained with."""
+        cap = self.calibration.max_answer_tokens
+        return cap if cap is not None else int(self.settings.get("max_answer_tokens", 48))
+
 
 def resolve_folder(name_or_path: str) -> Path:
     """A bare name ("reader-v4") is a folder under rag/weights/; anything else is a path."""
