@@ -36,6 +36,15 @@ def machine() -> str:
             f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
 
 
+def checkout_label(root: Path) -> str:
+    """'this tree' for ROOT, else the other checkout's commit (its folder where git cannot say)."""
+    if root.resolve() == ROOT:
+        return "this tree"
+    out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True)
+    return f"commit {out.stdout.strip()}" if out.returncode == 0 else str(root)
+
+
 def memory_mb(pid: int | str = "self", key: str = "VmRSS") -> float:
     """A process's memory figure from /proc (VmRSS now, VmHWM its peak), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -136,13 +145,14 @@ def write_report(name: str, text: str) -> Path:
 
 
 @contextmanager
-def serving(*options: str) -> Iterator[tuple[subprocess.Popen, str]]:
-    """`rag [OPTIONS] serve` on a free port, waited for until it answers; stopped on exit."""
+def serving(*options: str, root: Path = ROOT) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`rag [OPTIONS] serve` on a free port, waited for until it answers; stopped on exit.
+    `root` is the checkout whose `rag` package runs (another one gives a baseline)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "rag.cli", *options, "serve", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(240):

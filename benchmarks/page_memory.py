@@ -1,6 +1,6 @@
 """RSS of `rag serve` through a real page session: 50 questions and two uploads.
 
-    python benchmarks/page_memory.py [--questions 50]
+    python benchmarks/page_memory.py [--questions 50] [--against OTHER_CHECKOUT ...]
 
 Drives the page in headless Chromium (as a user would: typed questions, example
 chips, a PDF and a Word upload), then reads VmRSS and VmHWM of the server from
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import article_config, memory_mb, serving  # noqa: E402
+from _common import article_config, checkout_label, machine, memory_mb, serving  # noqa: E402
 
 from tests.office_files import make_docx, make_pdf  # noqa: E402
 
@@ -31,19 +31,18 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return memory_mb(pid, "VmRSS"), memory_mb(pid, "VmHWM")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--questions", type=int, default=50)
-    args = parser.parse_args()
+def session(root: Path, questions: int) -> tuple[float, float, float, float]:
+    """(RSS after start, RSS at the end, peak RSS, seconds for the questions) of one page
+    session against `rag serve` run from the checkout `root`."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        cfg = article_config(root)
-        pdf = make_pdf(root / "通报.pdf", [["第一页只有开场白。"], ["千佛山景区今年接待游客三百万人次。"]])
-        docx = make_docx(root / "方案.docx",
+        work = Path(tmp)
+        cfg = article_config(work)
+        pdf = make_pdf(work / "通报.pdf", [["第一页只有开场白。"], ["千佛山景区今年接待游客三百万人次。"]])
+        docx = make_docx(work / "方案.docx",
                          [("h1", "实施方案"), ("p", "黄河滩区迁建工程由省发改委牵头负责。")])
-        with serving("--config", str(cfg)) as (proc, url):
+        with serving("--config", str(cfg), root=root) as (proc, url):
             started = rss_mb(proc.pid)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
@@ -57,7 +56,7 @@ def main() -> None:
                     page.wait_for_selector(f"#documents :text('{upload.name}')", timeout=120_000)
                 page.get_by_role("tab", name="问答").click()
                 t0 = time.perf_counter()
-                for i in range(args.questions):
+                for i in range(questions):
                     before = page.locator("#chat .answer").count()
                     page.fill("#question textarea", QUESTIONS[i % len(QUESTIONS)])
                     page.click("#send")
@@ -69,13 +68,28 @@ def main() -> None:
                 wall = time.perf_counter() - t0
                 browser.close()
             now, peak = rss_mb(proc.pid)
-    lines = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `rag serve` with the default config",
-             "(answer.reader as configured), one Chromium page session.", "",
-             "| measure | MB |", "|---|---:|",
-             f"| RSS after start (index loaded) | {started[0]:.0f} |",
-             f"| RSS after 2 uploads (PDF, docx) and {args.questions} questions | {now:.0f} |",
-             f"| peak RSS (VmHWM) | {peak:.0f} |", "",
-             f"{args.questions} questions in {wall:.0f} s through the page."]
+    return started[0], now, peak, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--against", type=Path, action="append", default=[],
+                        help="another checkout (e.g. a git worktree of an older commit) whose "
+                             "`rag serve` is measured in the same run, as a baseline; repeatable")
+    args = parser.parse_args()
+    runs = [(checkout_label(r), r) for r in [ROOT, *(path.resolve() for path in args.against)]]
+    for _, root in runs[1:]:
+        if not (root / "rag" / "cli.py").is_file():
+            parser.error(f"--against {root}: not a rag-zh checkout (no rag/cli.py)")
+    results = [(label, session(root, args.questions)) for label, root in runs]
+    lines = [f"Machine: {machine()}",
+             "", "`rag serve` with the default config (answer.reader as configured), one Chromium "
+             f"page session each, run one after another: 2 uploads (PDF, docx) and {args.questions} "
+             "questions.", "",
+             "| server from | RSS after start (MiB) | RSS at the end (MiB) | peak RSS, VmHWM (MiB) "
+             "| questions in s |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {label} | {a:.0f} | {b:.0f} | {c:.0f} | {d:.0f} |" for label, (a, b, c, d) in results]
     (ROOT / "benchmarks" / "reports" / "page_memory.md").write_text(
         "# `rag serve` memory over a page session\n\n" + "\n".join(lines) + "\n", "utf-8")
     print("\n".join(lines))

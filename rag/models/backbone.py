@@ -5,9 +5,9 @@ is, for the CPU path (`TorchEncoder`), just a transformer and its Rust tokenizer
 those two directly skips importing sentence-transformers, which brings scikit-learn and
 SciPy along: about 110 MB of a serving process's memory, for code it never runs there.
 
-Measured on this machine: loading the model adds ~140 MB (transformers maps the weights
-file, so of the 366 MiB word-embedding matrix only the rows of tokens seen are read in);
-the tokenizer adds ~265 MB, nearly all of it the Unigram model's trie of 250,002 pieces.
+The 366 MiB word-embedding matrix is looked up through `FileRows` (rows.py), which reads
+only the rows of pieces seen from the weights file. The tokenizer adds ~265 MB, nearly all
+of it the Unigram model's trie of 250,002 pieces.
 
     backbone = load_backbone(folder, max_seq_length=512)   # None: not a mean-pooled folder
     backbone.model, backbone.tokenizer
@@ -22,6 +22,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rag.models.rows import use_file_rows
 
 ST = "sentence_transformers.models."
 
@@ -64,6 +66,7 @@ def load_frozen(folder: str | Path) -> tuple[Any, Any]:
     model.eval()
     for p in model.parameters():
         p.requires_grad = False
+    use_file_rows(model, Path(folder) / "model.safetensors")
     return model, Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
 
 
