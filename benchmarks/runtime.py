@@ -1,6 +1,6 @@
 """Runtime selection by measurement: what this machine chose, and what it buys.
 
-    .venv/bin/python benchmarks/runtime.py [--repeat 3] [--contexts 80]
+    .venv/bin/python benchmarks/runtime.py [--repeat 3] [--contexts 80] [--report runtime.md]
 
 Prints the CPU with its AMX / AVX512-BF16 / AVX2 flags and the torch matmul peaks,
 measures the choices afresh (into a temporary cache), then puts each figure next to
@@ -75,6 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--contexts", type=int, default=80)
+    parser.add_argument("--report", default="runtime.md",
+                        help="file name under benchmarks/reports (one per CPU vendor measured)")
     args = parser.parse_args()
     config = Config.load()
     cache = Path(tempfile.mkdtemp(prefix="rag-runtime-"))
@@ -166,7 +168,7 @@ def main() -> None:
         f"rag.answer: the {len(questions)} article questions, warm, {args.repeat} rounds; the baseline "
         "pipeline embeds with sentence-transformers (float32, batch 32) and runs the reader in float32.",
     ]
-    write_report("runtime.md", "\n".join(lines) + "\n")
+    write_report(args.report, "\n".join(lines) + "\n")
 
 
 def reader_latency(reader, questions: Sequence[str], repeat: int) -> tuple[float, float]:
