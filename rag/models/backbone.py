@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.models.rows import use_file_rows
-
 ST = "sentence_transformers.models."
 
 
@@ -59,6 +57,8 @@ def load_frozen(folder: str | Path) -> tuple[Any, Any]:
     import transformers
     from tokenizers import Tokenizer
     from transformers import AutoModel
+
+    from rag.models.rows import use_file_rows  # imports torch: only once a model loads
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
