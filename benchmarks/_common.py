@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -14,6 +15,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "benchmarks" / "reports"
@@ -45,12 +47,34 @@ def checkout_label(root: Path) -> str:
     return f"commit {out.stdout.strip()}" if out.returncode == 0 else str(root)
 
 
+def checkouts(parser: Any, against: list[Path], needs: str) -> list[tuple[str, Path]]:
+    """(label, root) of this tree, then of each --against checkout; `parser.error` names one
+    that lacks the file `needs` (a path under the checkout, e.g. "rag/cli.py")."""
+    runs = [(checkout_label(r), r) for r in [ROOT, *(path.resolve() for path in against)]]
+    for _, root in runs[1:]:
+        if not (root / needs).is_file():
+            parser.error(f"--against {root}: not a rag-zh checkout (no {needs})")
+    return runs
+
+
 def memory_mb(pid: int | str = "self", key: str = "VmRSS") -> float:
     """A process's memory figure from /proc (VmRSS now, VmHWM its peak), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{key}:"):
             return int(line.split()[1]) / 1024
     raise ValueError(f"/proc/{pid}/status has no {key}")
+
+
+def resident_mb(name: str, pid: int | str = "self") -> float:
+    """How much of the files whose path ends with `name` a process holds in memory, in MB."""
+    total, current = 0, ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        parts = line.split()
+        if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):  # a mapping's own line, then its fields
+            current = parts[5] if len(parts) > 5 else ""
+        elif parts and parts[0] == "Rss:" and current.endswith(name):
+            total += int(parts[1])
+    return total / 1024
 
 
 def article_questions() -> list[str]:

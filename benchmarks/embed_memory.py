@@ -19,51 +19,39 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, checkout_label, machine, write_report  # noqa: E402
+from _common import EVAL, ROOT, checkouts, machine, write_report  # noqa: E402
 
-EVAL = ROOT.parent / "shared" / "eval"
 SETS = [("CMRC trial contexts", "cmrc2018_trial.json"), ("+ DRCD dev contexts", "DRCD_dev.json")]
 
-# Run in the checkout under test (cwd, so its own `rag` is imported): one JSON line per step.
+# Run in the checkout under test (cwd, so its own `rag` is imported; this tree's _common for
+# the /proc readings): one JSON line per step.
 PROBE = r"""
-import json, re, sys, time
+import json, sys, time
+sys.path.insert(0, sys.argv[3])
+from _common import memory_mb, resident_mb
 from rag.config import Config
 from rag.embed import Embedder
-
-def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-
-def resident(name="model.safetensors"):
-    total, current = 0, ""
-    for line in open("/proc/self/smaps"):
-        parts = line.split()
-        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-            current = parts[5] if len(parts) > 5 else ""
-        elif line.startswith("Rss:") and current.endswith(name):
-            total += int(parts[1])
-    return total / 1024
 
 config = Config.load(sys.argv[1], env=False)
 embedder = Embedder(config.embedding)
 embedder.embed(["会议由谁主持？"], "query")
-print(json.dumps({"step": "one query", "texts": 1, "s": 0.0, "rss": status("VmRSS"),
-                  "resident": resident(), "head": []}), flush=True)
+print(json.dumps({"step": "one query", "texts": 1, "s": 0.0, "rss": memory_mb(),
+                  "resident": resident_mb("model.safetensors"), "head": []}), flush=True)
 for label, path in json.loads(sys.argv[2]):
     data = json.load(open(path, encoding="utf-8"))
     texts = [p["context"][:500] for a in data["data"] for p in a["paragraphs"]]
     t = time.perf_counter()
     vectors = embedder.embed(texts, "passage")
     print(json.dumps({"step": label, "texts": len(texts), "s": time.perf_counter() - t,
-                      "rss": status("VmRSS"), "resident": resident(),
+                      "rss": memory_mb(), "resident": resident_mb("model.safetensors"),
                       "head": [round(float(x), 5) for x in vectors[0, :4]]}), flush=True)
 """
 
 
 def measure(root: Path, sets: list[tuple[str, str]]) -> list[dict]:
-    out = subprocess.run([sys.executable, "-c", PROBE, str(ROOT / "configs" / "default.yaml"),
-                          json.dumps(sets)], cwd=root, capture_output=True, text=True, check=True)
+    argv = [str(ROOT / "configs" / "default.yaml"), json.dumps(sets), str(ROOT / "benchmarks")]
+    out = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=root, capture_output=True,
+                         text=True, check=True)
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
@@ -75,10 +63,7 @@ def main() -> None:
     sets = [(label, str(EVAL / name)) for label, name in SETS if (EVAL / name).is_file()]
     if not sets:
         sys.exit(f"no evaluation files under {EVAL}; nothing to embed")
-    runs = [(checkout_label(r), r) for r in [ROOT, *(p.resolve() for p in args.against)]]
-    for _, root in runs[1:]:
-        if not (root / "rag" / "embed.py").is_file():
-            parser.error(f"--against {root}: not a rag-zh checkout (no rag/embed.py)")
+    runs = checkouts(parser, args.against, needs="rag/embed.py")
     results = [(label, measure(root, sets)) for label, root in runs]
     lines = ["# Embedding memory: the word-embedding matrix", "", f"Machine: {machine()}", "",
              "Each checkout in a fresh process, one after another, embedding the same texts "

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import article_config, checkout_label, machine, memory_mb, serving  # noqa: E402
+from _common import article_config, checkouts, machine, memory_mb, serving  # noqa: E402
 
 from tests.office_files import make_docx, make_pdf  # noqa: E402
 
@@ -78,10 +78,7 @@ def main() -> None:
                         help="another checkout (e.g. a git worktree of an older commit) whose "
                              "`rag serve` is measured in the same run, as a baseline; repeatable")
     args = parser.parse_args()
-    runs = [(checkout_label(r), r) for r in [ROOT, *(path.resolve() for path in args.against)]]
-    for _, root in runs[1:]:
-        if not (root / "rag" / "cli.py").is_file():
-            parser.error(f"--against {root}: not a rag-zh checkout (no rag/cli.py)")
+    runs = checkouts(parser, args.against, needs="rag/cli.py")
     results = [(label, session(root, args.questions)) for label, root in runs]
     lines = [f"Machine: {machine()}",
              "", "`rag serve` with the default config (answer.reader as configured), one Chromium "

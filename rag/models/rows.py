@@ -5,7 +5,7 @@ the model, of which a Chinese corpus uses a few thousand rows. transformers maps
 safetensors file, so only touched pages are resident, but a page is not a row: each fault
 maps the pages around it too (whole page-cache folios), and here (Linux 6.18) 1,000 random rows
 made 56 to 134 MB of the file resident. Embedding the 1,000 contexts of CMRC trial and DRCD
-dev kept 184 to 344 MiB of it in memory (benchmarks/embed_memory.py). `FileRows` reads just
+dev kept 184 to 356 MiB of it in memory (benchmarks/embed_memory.py). `FileRows` reads just
 the rows of the pieces it sees (1.5 KB each, with `os.pread`), keeps them, and answers every
 lookup from them.
 
