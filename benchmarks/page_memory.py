@@ -15,11 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, article_config, checkouts, machine, memory_mb, serving, write_report
 
-from _common import article_config, checkouts, machine, memory_mb, serving  # noqa: E402
-
+sys.path.insert(0, str(ROOT))  # for tests.office_files
 from tests.office_files import make_docx, make_pdf  # noqa: E402
 
 QUESTIONS = ["全省脱贫攻坚推进会在哪里召开？", "会议由谁主持？", "刘家义强调了什么？", "他还强调了什么？",
@@ -87,9 +85,7 @@ def main() -> None:
              "| server from | RSS after start (MiB) | RSS at the end (MiB) | peak RSS, VmHWM (MiB) "
              "| questions in s |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {label} | {a:.0f} | {b:.0f} | {c:.0f} | {d:.0f} |" for label, (a, b, c, d) in results]
-    (ROOT / "benchmarks" / "reports" / "page_memory.md").write_text(
-        "# `rag serve` memory over a page session\n\n" + "\n".join(lines) + "\n", "utf-8")
-    print("\n".join(lines))
+    write_report("page_memory.md", "# `rag serve` memory over a page session\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
