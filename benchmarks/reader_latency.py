@@ -1,10 +1,11 @@
 """Warm rag.answer on the bundled article: reader on vs off, in one run; and `rag serve` memory.
 
-    .venv/bin/python benchmarks/reader_latency.py [--rounds 5]
+    .venv/bin/python benchmarks/reader_latency.py [--rounds 5] [--dtypes float32,bfloat16]
+        [--no-serve] [--report reader_latency.md]
 
 Both pipelines share one embedder and one index, so the difference is the reader
-alone. The reader runs once in float32 and once under bfloat16 autocast; the
-faster is what `embedding.dtype: auto` should pick on this machine. Peak RSS of
+alone. The reader runs once per `--dtypes` path (answer.reader_dtype; by default float32
+and bfloat16 autocast, int8 on request). Peak RSS of
 `rag serve` (reader on) is measured after it answered three questions.
 """
 
@@ -33,13 +34,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-serve", action="store_true", help="Skip the rag serve memory measurement.")
+    parser.add_argument("--dtypes", default="float32,bfloat16", help="reader paths, comma-separated")
+    parser.add_argument("--report", default="reader_latency.md", help="file name under benchmarks/reports/")
     args = parser.parse_args()
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     questions = article_questions()
     config = Config.load()
     name = config.answer.reader or DEFAULT_READER
     hand = Pipeline(config.replace(answer={"reader": None}))
     variants: dict[str, Pipeline] = {"reader off (sentences)": hand}
-    for dtype in ("float32", "bfloat16"):
+    for dtype in dtypes:
         p = hand.with_index(hand.index, config=config.replace(answer={"reader": name}))
         reader = SpanReader(name, lambda: shared_base(hand.embedder), dtype)
         p.answerer = ReaderAnswerer(p.config.answer, reader)
@@ -75,7 +79,7 @@ def main() -> None:
         mem = serve_memory()
         lines += ["", f"Peak RSS of `rag serve` (reader on) after three questions: {mem:.0f} MB "
                   "(target ≤ 1,300 MB)."]
-    write_report("reader_latency.md", "\n".join(lines) + "\n")
+    write_report(args.report, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Readers compared through the full pipeline on validation questions: how a reader is chosen.
 
     .venv/bin/python benchmarks/reader_validation.py reader-v4 reader-v5 [--windows 6,8] [--limit N]
-        [--report reader_validation.md]
+        [--dtypes float32,int8] [--report reader_validation.md]
 
 1. Take the validation split of the training files (the hash split `rag reader train`
    holds out: never trained on, and not a test set) and write it as SQuAD JSON to
@@ -9,7 +9,8 @@
 2. Build one index over all validation contexts, and answer every question there with
    each reader named and with the sentence answers (reader off), one after the other;
    `--windows` adds the first reader reading more (or fewer) windows per question
-   (answer.reader_windows; the configured count is the first reader's row).
+   (answer.reader_windows; the configured count is the first reader's row); `--dtypes` runs
+   the first reader under each compute path (answer.reader_dtype; the first is its row).
 Results: benchmarks/reports/reader_validation.md (or --report). The test sets are never read here.
 """
 
@@ -57,6 +58,8 @@ def main() -> None:
     parser.add_argument("readers", nargs="+", help="reader names under rag/weights/, or folders")
     parser.add_argument("--windows", default="", help="other answer.reader_windows for the first reader, "
                         "comma-separated: 6,8")
+    parser.add_argument("--dtypes", default="", help="answer.reader_dtype values for the first reader, "
+                        "comma-separated, the first for its own row: float32,int8")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--report", default="reader_validation.md",
                         help="file name under benchmarks/reports/ (a sweep keeps the reader comparison)")
@@ -70,17 +73,20 @@ def main() -> None:
                      f"got {args.report!r}")
     if len(set(args.readers)) < len(args.readers) or "hand" in args.readers:
         parser.error(f"name each reader once, and none 'hand': got {args.readers}")
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     dataset = load_dataset(write_validation(), t2s=False)  # DRCD was converted when read
     config = Config.load()
     first, *others = args.readers
+    own = {"reader": first, **({"reader_dtype": dtypes[0]} if dtypes else {})}
     compare: dict[str, dict[str, Any]] = {name: {"reader": name} for name in others}
-    compare.update({f"{first}, {w} windows": {"reader": first, "reader_windows": w} for w in windows})
+    compare.update({f"{first}, {w} windows": {**own, "reader_windows": w} for w in windows})
+    compare.update({f"{first}, {d}": {"reader": first, "reader_dtype": d} for d in dtypes[1:]})
     compare.update(HAND)
     started = time.perf_counter()
-    r = evaluate(dataset, config.replace(answer={"reader": first}), embedder=Embedder(config.embedding),
+    r = evaluate(dataset, config.replace(answer=own), embedder=Embedder(config.embedding),
                  limit=args.limit, compare=compare)
     print(f"{len(compare) + 1} answerers on {r['n']} questions: {time.perf_counter() - started:.0f} s")
-    label = f"{first}, {config.answer.reader_windows} windows" if windows else first
+    label = ", ".join([first, *([f"{config.answer.reader_windows} windows"] if windows else []), *dtypes[:1]])
     rows = [(label, r)] + [(name, part) for name, part in r["compared"].items() if name != "hand"]
     rows.append(("sentences (reader off)", r["compared"]["hand"]))
     for name, part in rows:

@@ -114,8 +114,8 @@ def main() -> None:
                                    (f"{config.answer.reader}, ours", config.answer.reader, ours),
                                    (f"{config.answer.reader}, baseline", config.answer.reader, base)]:
             cfg = config.replace(index={"root": tmp}, answer={"reader": reader})
-            if emb is base:  # the baseline reads in float32 (the reader follows embedding.dtype)
-                cfg = cfg.replace(embedding={"dtype": "float32"})
+            if emb is base:  # the baseline embeds and reads in float32
+                cfg = cfg.replace(embedding={"dtype": "float32"}, answer={"reader_dtype": "float32"})
             p = Pipeline(cfg, embedder=emb)
             rows[label] = percentiles(p.answer, questions, args.repeat)
             if reader and emb is ours:

@@ -100,6 +100,9 @@ class AnswerConfig:
     refusal_text: str = DEFAULT_REFUSAL
     reader: str | None = DEFAULT_READER  # a folder under rag/weights/, a path, or null (sentences only)
     reader_windows: int = 4  # best hand-scored sentences whose windows the reader reads
+    # how the reader runs; None: as embedding.dtype. int8 (rag/runtime/int8.py): the reader's
+    # alone and only when named here, never measured into (it costs accuracy, see reader.py)
+    reader_dtype: Literal["auto", "float32", "bfloat16", "bfloat16-weights", "int8"] | None = None
 
 
 @dataclass(frozen=True)
@@ -276,6 +279,8 @@ def _coerce(value: Any, annotation: Any, key: str, source: str) -> Any:
         if value is None and type(None) in args:
             return None
         annotation = next(a for a in args if a is not type(None))
+        if typing.get_origin(annotation) is Literal:
+            return _coerce(value, annotation, key, source)
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if annotation is int and isinstance(value, bool) or not isinstance(value, annotation):

@@ -43,6 +43,16 @@ def test_wrong_type_and_bad_choice(tmp_path: Path) -> None:
         Config.load(_fresh(tmp_path, "index:\n  dense: tree\n"), env=False)
 
 
+def test_a_choice_that_may_be_null(tmp_path: Path) -> None:
+    """answer.reader_dtype: null (as embedding.dtype) or one of its choices, nothing else."""
+    assert Config.load(env=False).answer.reader_dtype is None
+    path = _fresh(tmp_path, "answer:\n  reader_dtype: int8\n")
+    assert Config.load(path, env=False).answer.reader_dtype == "int8"
+    with pytest.raises(ConfigError, match="answer.reader_dtype = 'int4' is not valid; valid values: auto, "
+                       "float32, bfloat16, bfloat16-weights, int8"):
+        Config.load(_fresh(tmp_path, "answer:\n  reader_dtype: int4\n"), env=False)
+
+
 def _fresh(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "other.yaml"
     path.write_text(text, encoding="utf-8")

@@ -205,7 +205,7 @@ def test_lean_layers_compute_what_transformers_computes(embedder: Embedder) -> N
     bf16 = LeanEncoder(model.encoder.layer, model.config, torch.bfloat16)
     bottom = LeanEncoder(model.encoder.layer[:3], model.config, torch.bfloat16)
     assert all(a is b for a, b in zip(bottom.layers, bf16.layers[:3], strict=True))
-    assert lean.layers[0] is not bf16.layers[0] and lean.layers[0].qkv_w.dtype == torch.float32
+    assert lean.layers[0] is not bf16.layers[0] and lean.layers[0].qkv.weight.dtype == torch.float32
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16-weights"])

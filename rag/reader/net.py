@@ -38,7 +38,7 @@ class ReaderNet(nn.Module):
         self.trained_from = trained_from
         self.top = nn.ModuleList(copy.deepcopy(layers[i]) for i in range(trained_from, len(layers)))
         self.head = nn.Linear(base.config.hidden_size, 2)
-        self._lean: Any = None  # lean bfloat16 layers for answering, made on first use
+        self._lean: dict[str, Any] = {}  # "bfloat16" or "int8" -> lean layers for answering
 
     def frozen_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Hidden states after the shared, frozen bottom layers."""
@@ -53,41 +53,64 @@ class ReaderNet(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """[batch, tokens, 2] start/end logits (float32)."""
         if self.top is None:
-            raise RuntimeError("this reader kept only its lean bfloat16 layers (lean_only()); "
-                               "use lean_forward")
+            raise RuntimeError("this reader kept only its lean layers (lean_only()); use lean_forward")
         h = self.frozen_states(input_ids, attention_mask)
         bias = _mask_bias(attention_mask, h.dtype)
         for layer in self.top:
             h = _out(layer(h, attention_mask=bias))
         return self.head(h).float()
 
-    def lean_forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """`forward` for answering only: all 12 layers as lean bfloat16 copies (rag/runtime/lean.py);
-        the bottom ones are the embedder's copies when it made them.
+    def lean_forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                     kind: str = "bfloat16") -> torch.Tensor:
+        """`forward` for answering only, through lean copies of all 12 layers (rag/runtime/lean.py):
+        "bfloat16" (the bottom ones are the embedder's copies when it made them), or "int8"
+        (made by `quantize`).
 
         The copies are taken on first call, so weights changed after it (training) are not seen.
         """
         base = self.__dict__["base"]
         with torch.no_grad():
-            h = self._lean_layers()(base.embeddings(input_ids=input_ids), attention_mask)
+            h = self._lean_layers(kind)(base.embeddings(input_ids=input_ids), attention_mask)
             return self.head(h.float()).float()
 
-    def lean_only(self) -> None:
-        """Keep the lean bfloat16 copies and let the float32 top layers go (9 layers: ~64 MB).
+    def quantize(self, calibration: Sequence[torch.Tensor]) -> None:
+        """Make the int8 layers for `lean_forward(kind="int8")`, calibrated on `calibration`:
+        token ids [1, T] of unpadded (question, window) sequences (rag/runtime/int8.py)."""
+        from rag.runtime.int8 import int8_encoder
+
+        base = self.__dict__["base"]
+        with torch.no_grad():
+            states = [base.embeddings(input_ids=ids) for ids in calibration]
+            self._lean["int8"] = int8_encoder(self._layers(), base.config, states)
+
+    def lean_only(self, kind: str = "bfloat16") -> None:
+        """Keep the lean copies of `kind` alone and let the float32 top layers go (9 layers:
+        ~64 MB), and any other lean copies.
 
         For a reader that answers with `lean_forward` alone; `forward` (training, float32 or
         autocast answering) is unavailable afterwards."""
-        self._lean_layers()
+        self._lean = {kind: self._lean_layers(kind)}
         self.top = None
 
-    def _lean_layers(self) -> Any:
+    def has_lean(self, kind: str) -> bool:
+        return kind in self._lean
+
+    def drop_lean(self) -> None:
+        """Let every lean copy go: for a reader that answers with `forward`."""
+        self._lean = {}
+
+    def _layers(self) -> list[Any]:
+        base = self.__dict__["base"]
+        return [*base.encoder.layer[: self.trained_from], *self.top]
+
+    def _lean_layers(self, kind: str) -> Any:
         from rag.runtime.lean import LeanEncoder
 
-        if self._lean is None:
-            base = self.__dict__["base"]
-            layers = [*base.encoder.layer[: self.trained_from], *self.top]
-            self._lean = LeanEncoder(layers, base.config, torch.bfloat16)
-        return self._lean
+        if kind not in self._lean:
+            if kind != "bfloat16":
+                raise RuntimeError(f"no lean {kind!r} layers: call quantize() first for 'int8'")
+            self._lean[kind] = LeanEncoder(self._layers(), self.__dict__["base"].config, torch.bfloat16)
+        return self._lean[kind]
 
 
 def precision(dtype: str) -> Any:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from rag.reader.net import ReaderNet
 
 BaseProvider = Callable[[], tuple[Any, Any]]  # () -> (BertModel, tokenizers.Tokenizer)
+READER_DTYPES = (*DTYPES, "int8")  # int8: the reader's own path (rag/runtime/int8.py), opt-in
+LEAN = {"bfloat16-weights": "bfloat16", "int8": "int8"}  # paths that answer through lean layers
 
 
 class Reader(Protocol):
@@ -38,8 +40,8 @@ class SpanReader:
     def __init__(self, name_or_path: str, base: BaseProvider, dtype: str = "auto",
                  planner: Planner | None = None) -> None:
         """`dtype` "auto": measured on this machine when a `planner` is given, else by CPU support."""
-        if dtype not in DTYPES:
-            raise ConfigError(f"reader dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        if dtype not in READER_DTYPES:
+            raise ConfigError(f"reader dtype must be one of {', '.join(READER_DTYPES)}, got {dtype!r}")
         self.folder = weights.resolve_folder(name_or_path)
         self.meta = weights.read_meta(self.folder)  # cheap: a small JSON file, checked now
         self._base = base
@@ -75,12 +77,30 @@ class SpanReader:
                 self._tokenizer = reader_tokenizer(tokenizer, bool(self.meta.settings.get("char_tokens")))
                 if self.dtype == "auto":
                     self.dtype = self._measured_dtype() if self.planner else resolve_dtype("auto", "cpu")
-                if self.dtype == "bfloat16-weights":
-                    net.lean_only()  # the float32 top layers were only needed to measure
+                if self.dtype == "int8":
+                    net.quantize(self._calibration())
+                # only the chosen path's layers stay: the float32 top layers and any lean
+                # copies made to measure go (lean_only: ~64 MB)
+                if self.dtype in LEAN:
+                    net.lean_only(LEAN[self.dtype])
+                else:
+                    net.drop_lean()
         return self._net
 
+    def _calibration(self) -> list[Any]:
+        """Token ids [1, T] of the fixed calibration windows, for the int8 layers."""
+        from rag.reader.net import encode
+
+        windows = workload.reader_calibration_windows()
+        return [encode(self._tokenizer, [workload.QUERY], [w]).input_ids for w in windows]
+
     def _measured_dtype(self) -> str:
-        """float32, bfloat16 autocast or lean bfloat16 layers, whichever reads the fixed windows fastest."""
+        """float32, bfloat16 autocast or lean bfloat16 layers, whichever reads the fixed windows fastest.
+
+        int8 is never chosen here, only when configured (answer.reader_dtype: int8): its logits
+        pass the cosine check (0.9996 on an AVX2 EPYC), yet on the validation questions it cost
+        EM 0.479 -> 0.465 and F1 0.746 -> 0.737 (benchmarks/reports/reader_int8_validation.md),
+        a trade for speed (p50 213 -> 155 ms there) that is the user's to make."""
         assert self.planner is not None
         windows = workload.reader_windows()
 
@@ -130,6 +150,6 @@ class SpanReader:
 
     @staticmethod
     def _run(net: ReaderNet, input_ids: Any, attention_mask: Any, dtype: str) -> Any:
-        if dtype == "bfloat16-weights":
-            return net.lean_forward(input_ids, attention_mask)
+        if dtype in LEAN:
+            return net.lean_forward(input_ids, attention_mask, LEAN[dtype])
         return net(input_ids, attention_mask)

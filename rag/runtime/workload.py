@@ -32,3 +32,10 @@ def reader_windows(count: int = READER_WINDOWS, chars: int = 160) -> list[str]:
     """`count` reading windows of about `chars` characters (the reader's shape)."""
     doubled = _TEXT * 2
     return [doubled[i * 53 : i * 53 + chars] for i in range(count)]
+
+
+def reader_calibration_windows(count: int = 8, chars: int = 160) -> list[str]:
+    """Other windows than `reader_windows`, for the int8 reader's input maxima, so that a
+    check on `reader_windows` sees windows it was not calibrated on."""
+    doubled = _TEXT * 2
+    return [doubled[29 + i * 71 : 29 + i * 71 + chars] for i in range(count)]
