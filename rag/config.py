@@ -183,6 +183,11 @@ class Config:
             ui=dataclasses.replace(self.ui, feedback_path=absolute(self.ui.feedback_path)),
         )
 
+    @property
+    def reader_dtype(self) -> str:
+        """How the reader runs: answer.reader_dtype, or embedding.dtype when that is null."""
+        return self.answer.reader_dtype or self.embedding.dtype
+
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys changed: cfg.replace(retrieval={"top_k": 8})."""
         updated = {}

@@ -24,8 +24,7 @@ def make_answerer(config: Config, embedder: Any) -> ExtractiveAnswerer | ReaderA
         return load_base(config.embedding)  # a test fake: the base model on its own
 
     planner = getattr(embedder, "planner", None)  # the embedder's, so choices share one cache
-    dtype = config.answer.reader_dtype or config.embedding.dtype
-    reader = SpanReader(config.answer.reader, base, dtype, planner)
+    reader = SpanReader(config.answer.reader, base, config.reader_dtype, planner)
     return ReaderAnswerer(config.answer, reader)
 
 

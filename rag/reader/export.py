@@ -53,8 +53,7 @@ def length_prior_on(config: Config, folder: Path, val: Corpus,
     meta = read_meta(folder)
     examples = validation_examples(val, int(meta.settings.get("max_chars", 160)),
                                    float(meta.settings.get("cross_negatives", 0.5)))
-    dtype = config.answer.reader_dtype or config.embedding.dtype
-    reader = SpanReader(str(folder), lambda: shared_base(embedder), dtype,
+    reader = SpanReader(str(folder), lambda: shared_base(embedder), config.reader_dtype,
                         getattr(embedder, "planner", None))
     return fit_length_prior(reader, examples)
 
